@@ -1,0 +1,78 @@
+"""Load models by name or from a local checkpoint: the entry point of the engine's public API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from codec.checkpoints import (
+    load_into,
+    normalise_state_dict,
+    read_hf_config,
+    read_state_dict,
+    spec_from_hf_config,
+)
+from codec.device import resolve_device
+from codec.errors import CheckpointError
+from codec.models.encodec import EncodecModel
+from codec.progress import CancelToken, ProgressCallback
+from codec.specs import ModelSpec, get_spec
+
+if TYPE_CHECKING:
+    from codec.models.lm import LanguageModel
+
+
+def _ensure_weights(name: str, progress: ProgressCallback | None, cancel: CancelToken | None) -> Path:
+    from codec.weights import ensure_weights
+
+    return ensure_weights(name, progress=progress, cancel=cancel)
+
+
+def model_from_checkpoint(path: str | Path, spec: ModelSpec | None = None) -> EncodecModel:
+    """An EncodecModel from an official `.th` file or an HF folder (spec from config.json when present)."""
+    path = Path(path)
+    config = read_hf_config(path) if path.is_dir() else None
+    if config is not None:
+        spec = spec_from_hf_config(config, base=spec)
+    if spec is None:
+        raise CheckpointError(f"Cannot tell which model {path.name} is for; name the model explicitly.")
+    model = EncodecModel(spec)
+    load_into(model, normalise_state_dict(read_state_dict(path)), path.name)
+    return model.eval()
+
+
+def load_model(
+    name: str,
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> EncodecModel:
+    """Load model `name` (`encodec_24khz`, `24khz`, ...) from `weights`, or from the model cache (downloading
+    into it when allowed) when `weights` is None. `progress` and `cancel` apply to the download."""
+    spec = get_spec(name)
+    path = Path(weights) if weights is not None else _ensure_weights(spec.name, progress, cancel)
+    model = model_from_checkpoint(path, spec)
+    if model.spec.name != spec.name:
+        raise CheckpointError(f"{path.name} holds {model.spec.name}, not {spec.name}.")
+    return model.to(resolve_device(device))
+
+
+def load_lm(
+    name: str,
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> LanguageModel:
+    """Load the entropy-coding language model of model `name` (24 or 48 kHz)."""
+    from codec.models.lm import load_lm_state
+
+    spec = get_spec(name)
+    if not spec.has_lm:
+        raise CheckpointError(f"{spec.name} has no language model for entropy coding.")
+    lm_name = spec.name.replace("encodec_", "encodec_lm_")
+    path = Path(weights) if weights is not None else _ensure_weights(lm_name, progress, cancel)
+    return load_lm_state(path, spec).to(resolve_device(device))

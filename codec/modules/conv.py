@@ -1,0 +1,97 @@
+"""Convolutions with EnCodec's padding rules, so every layer keeps `ceil(length / stride)` frames.
+
+Weight norm is folded into a plain weight at load time (see codec.checkpoints), so a layer here is a bare
+Conv1d, optionally followed by a one-group GroupNorm (the 48 kHz model's "time group norm").
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def extra_padding_for_conv1d(length: int, kernel_size: int, stride: int, padding_total: int) -> int:
+    """Right padding that makes the last window full (integer form of the reference's float formula)."""
+    windows_after_first = -(-(length - kernel_size + padding_total) // stride)
+    ideal_length = windows_after_first * stride + (kernel_size - padding_total)
+    return ideal_length - length
+
+
+def pad1d(x: torch.Tensor, left: int, right: int, mode: str = "reflect") -> torch.Tensor:
+    """F.pad that also reflect-pads inputs shorter than the padding (zero-extending them first)."""
+    if mode != "reflect":
+        return F.pad(x, (left, right), mode)
+    length = x.shape[-1]
+    max_pad = max(left, right)
+    extra = 0
+    if length <= max_pad:
+        extra = max_pad - length + 1
+        x = F.pad(x, (0, extra))
+    padded = F.pad(x, (left, right), mode)
+    return padded[..., : padded.shape[-1] - extra]
+
+
+class SConv1d(nn.Module):
+    """Conv1d with causal (all left) or centred reflect padding and an optional time group norm."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        causal: bool = False,
+        norm: str = "weight_norm",
+        pad_mode: str = "reflect",
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, dilation=dilation)
+        self.norm = nn.GroupNorm(1, out_channels) if norm == "time_group_norm" else None
+        self.causal = causal
+        self.pad_mode = pad_mode
+        self.padding_total = (kernel_size - 1) * dilation - (stride - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel_size, stride = self.conv.kernel_size[0], self.conv.stride[0]
+        extra = extra_padding_for_conv1d(x.shape[-1], kernel_size, stride, self.padding_total)
+        if self.causal:
+            x = pad1d(x, self.padding_total, extra, self.pad_mode)
+        else:
+            right = self.padding_total // 2
+            x = pad1d(x, self.padding_total - right, right + extra, self.pad_mode)
+        y = self.conv(x)
+        return y if self.norm is None else self.norm(y)
+
+
+class SConvTranspose1d(nn.Module):
+    """ConvTranspose1d that trims its fixed padding: all on the right when causal, centred otherwise."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        causal: bool = False,
+        norm: str = "weight_norm",
+        trim_right_ratio: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride)
+        self.norm = nn.GroupNorm(1, out_channels) if norm == "time_group_norm" else None
+        padding_total = kernel_size - stride
+        if causal:
+            self.trim_right = math.ceil(padding_total * trim_right_ratio)
+        else:
+            self.trim_right = padding_total // 2
+        self.trim_left = padding_total - self.trim_right
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if self.norm is not None:
+            y = self.norm(y)  # on the untrimmed output, as the reference does
+        return y[..., self.trim_left : y.shape[-1] - self.trim_right]
