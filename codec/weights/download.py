@@ -1,0 +1,220 @@
+"""Streamed, resumable, verified downloads over plain urllib.
+
+A file is written to ``<dest>.part`` beside its destination and renamed into place only when complete
+and verified. A ``.part`` left by an interrupted, stalled or cancelled download is kept on purpose: the
+next attempt asks for the rest with an HTTP ``Range`` header; a ``206`` reply appends to it, a ``200``
+reply (a server without range support) starts again from zero. A connection cut mid-transfer is resumed
+automatically a few times while each attempt makes progress.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import socket
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlparse
+from urllib.request import Request, urlopen
+
+from codec.errors import WeightsError
+from codec.progress import CancelToken, ProgressCallback, check_cancel, report
+from codec.weights.cache import CHUNK_SIZE, PART_SUFFIX, file_sha256
+
+DEFAULT_TIMEOUT = 30.0
+TIMEOUT_ENV = "ECDC_STUDIO_TIMEOUT"
+MAX_RESUMES = 3
+USER_AGENT = "encodec-studio"
+IMPORT_HINT = "`ecdc models import PATH` or the Import button in the Models window"
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+class NotOnServerError(WeightsError):
+    """The server answered 404 for a file."""
+
+
+class _Interrupted(Exception):
+    """The connection ended before the whole file arrived."""
+
+
+class _RestartFromZero(Exception):
+    """The server cannot continue the partial file; it must be fetched again from its first byte."""
+
+
+def default_timeout() -> float:
+    """Seconds a connection may stay silent: ``ECDC_STUDIO_TIMEOUT`` or 30."""
+    try:
+        return float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def part_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + PART_SUFFIX)
+
+
+def download_file(
+    url: str,
+    dest: Path,
+    *,
+    sha256: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    timeout: float | None = None,
+) -> Path:
+    """Download `url` to `dest` through ``dest.part``; `sha256` (full or leading hex digits) is checked
+    before the rename. Progress is (bytes done, bytes total), total 0 while unknown. Raises WeightsError
+    with one sentence, or Cancelled (the ``.part`` stays for a later resume)."""
+    timeout = default_timeout() if timeout is None else timeout
+    part = part_path(dest)
+    label = dest.name
+    resumes = 0
+    while True:
+        before = _size(part)
+        try:
+            _transfer(url, part, label, progress, cancel, timeout)
+            break
+        except _RestartFromZero:
+            part.unlink(missing_ok=True)
+        except _Interrupted as exc:
+            if _size(part) > before and resumes < MAX_RESUMES:
+                resumes += 1
+                continue
+            raise WeightsError(
+                f"The download of {label} was interrupted ({exc}) with {_mb(_size(part))} saved; "
+                "run it again to resume where it stopped."
+            ) from None
+    if sha256:
+        expected = sha256.lower()
+        digest = file_sha256(part, cancel)
+        if not digest.startswith(expected):
+            part.unlink(missing_ok=True)
+            raise WeightsError(
+                f"{label} failed verification (its sha256 starts with {digest[: len(expected)]}, "
+                f"expected {expected}), so it was deleted; try again or use another mirror."
+            )
+    os.replace(part, dest)
+    return dest
+
+
+def _transfer(
+    url: str,
+    part: Path,
+    label: str,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    timeout: float,
+) -> None:
+    check_cancel(cancel)
+    offset = _size(part)
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    host = urlparse(url).netloc
+    with _open(url, headers, label, timeout) as response:
+        length = _int_header(response, "Content-Length")
+        if response.status == 206:
+            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+            if match is None or int(match.group(1)) != offset:
+                raise _RestartFromZero
+            done, mode = offset, "ab"
+            total = int(match.group(3)) if match.group(3) != "*" else offset + length
+        else:
+            done, total, mode = 0, length, "wb"
+        report(progress, done, total)
+        try:
+            handle = open(part, mode)
+        except OSError as exc:
+            raise _write_error(part, exc) from exc
+        with handle:
+            while True:
+                check_cancel(cancel)
+                try:
+                    chunk = response.read(CHUNK_SIZE)
+                except TimeoutError:
+                    raise _stalled(label, host, timeout) from None
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _Interrupted(_reason(exc)) from exc
+                if not chunk:
+                    break
+                try:
+                    handle.write(chunk)
+                except OSError as exc:
+                    raise _write_error(part, exc) from exc
+                done += len(chunk)
+                report(progress, done, total)
+    if total and done < total:
+        raise _Interrupted(f"the connection closed after {_mb(done)} of {_mb(total)}")
+
+
+def _open(url: str, headers: dict[str, str], label: str, timeout: float) -> http.client.HTTPResponse:
+    host = urlparse(url).netloc
+    try:
+        return urlopen(Request(url, headers=headers), timeout=timeout)
+    except HTTPError as exc:
+        exc.close()
+        if exc.code == 416 and "Range" in headers:
+            raise _RestartFromZero from None
+        if exc.code == 404:
+            raise NotOnServerError(
+                f"{label} is not on {host} (HTTP 404 for {url}); check the mirror settings "
+                f"(ECDC_STUDIO_BASE_URL, HF_ENDPOINT) or import the file with {IMPORT_HINT}."
+            ) from None
+        if exc.code >= 500:
+            raise WeightsError(
+                f"{host} failed to send {label} (HTTP {exc.code} {exc.reason}); try again later."
+            ) from None
+        raise WeightsError(f"{host} refused to send {label} (HTTP {exc.code} {exc.reason}).") from None
+    except URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise _stalled(label, host, timeout) from None
+        raise WeightsError(
+            f"Cannot reach {host} to download {label} ({_reason(exc.reason)}); if this computer is offline, "
+            f"get the file on another machine and add it with {IMPORT_HINT}."
+        ) from None
+    except TimeoutError:
+        raise _stalled(label, host, timeout) from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Interrupted(_reason(exc)) from exc
+
+
+def _stalled(label: str, host: str, timeout: float) -> WeightsError:
+    return WeightsError(
+        f"The download of {label} from {host} stalled (no data for {timeout:g} s); "
+        "try again later and it resumes where it stopped."
+    )
+
+
+def _write_error(part: Path, exc: OSError) -> WeightsError:
+    return WeightsError(f"Cannot write {part} ({exc.strerror or exc}); check free space and permissions.")
+
+
+def _reason(reason: object) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return "host name not found"
+    if isinstance(reason, http.client.IncompleteRead):
+        return "the connection closed early"
+    text = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+    return str(text)
+
+
+def _int_header(response: http.client.HTTPResponse, name: str) -> int:
+    try:
+        return int(response.headers.get(name, 0))
+    except ValueError:
+        return 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _mb(count: int) -> str:
+    return f"{count / 1e6:.1f} MB"

@@ -1,0 +1,194 @@
+"""What the rest of the app calls: find, ensure (reuse, adopt or download), list and remove weights."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from codec.errors import WeightsError
+from codec.progress import CancelToken, ProgressCallback, report
+from codec.weights.cache import (
+    disk_size,
+    ensure_models_dir,
+    file_sha256,
+    hf_snapshot_dirs,
+    models_dir,
+    remove_path,
+    replace_path,
+    torch_hub_checkpoints_dir,
+)
+from codec.weights.download import IMPORT_HINT, NotOnServerError, download_file, part_path
+from codec.weights.importer import identify_hf_folder, install_file, install_hf_folder
+from codec.weights.registry import HF_REQUIRED_FILES, REGISTRY, WeightsEntry, get_entry, variants
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One registry entry as the models window and ``ecdc models list`` show it."""
+
+    name: str
+    model: str  # the ModelSpec name
+    description: str
+    is_lm: bool
+    layout: str  # "official" or "hf"
+    path: Path | None  # where it is installed, None when it is not
+    size_on_disk: int  # bytes, 0 when not installed
+    approx_size: int | None  # approximate download size in bytes
+    partial_bytes: int  # bytes of an unfinished download that the next download resumes from
+    source: str  # where it downloads from
+
+    @property
+    def installed(self) -> bool:
+        return self.path is not None
+
+
+def find_installed(name: str) -> Path | None:
+    """The installed file or folder of the entry `name`, or None (only our models folder is looked at)."""
+    entry = get_entry(name)
+    path = models_dir() / entry.install_name
+    if entry.layout == "official":
+        return path if path.is_file() else None
+    return path if all((path / file).is_file() for file in HF_REQUIRED_FILES) else None
+
+
+def ensure_weights(
+    name: str,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    allow_download: bool = True,
+    timeout: float | None = None,
+) -> Path:
+    """The path of usable weights for `name` (a ``.th`` file or a Hugging Face folder), getting them if
+    needed: an installed copy (for a model name, any installed layout of that model), else a verified
+    copy from the torch hub or Hugging Face hub cache, else a download (when `allow_download`).
+    Progress is (bytes, total bytes) of the download or copy; `timeout` is seconds of silence allowed."""
+    entry = get_entry(name)
+    with _lock(entry.name):
+        candidates = variants(entry)
+        for candidate in candidates:
+            path = find_installed(candidate.name)
+            if path is not None:
+                return path
+        for candidate in candidates:
+            path = _adopt_from_hub_cache(candidate, progress, cancel)
+            if path is not None:
+                return path
+        if not allow_download:
+            raise WeightsError(
+                f"The {entry.name} weights are not installed; download them with "
+                f"`ecdc models download {entry.name}` or add a file with {IMPORT_HINT}."
+            )
+        return _download(entry, progress, cancel, timeout)
+
+
+def list_models() -> list[ModelStatus]:
+    statuses = []
+    for entry in REGISTRY.values():
+        path = find_installed(entry.name)
+        partial = part_path(models_dir() / entry.install_name)
+        statuses.append(
+            ModelStatus(
+                name=entry.name,
+                model=entry.model,
+                description=entry.description,
+                is_lm=entry.is_lm,
+                layout=entry.layout,
+                path=path,
+                size_on_disk=0 if path is None else disk_size(path),
+                approx_size=entry.approx_size,
+                partial_bytes=disk_size(partial) if partial.exists() else 0,
+                source=entry.source,
+            )
+        )
+    return statuses
+
+
+def remove(name: str) -> bool:
+    """Delete the installed weights of `name` and any unfinished download of them; False if none."""
+    entry = get_entry(name)
+    final = models_dir() / entry.install_name
+    removed = False
+    with _lock(entry.name):
+        for path in (final, part_path(final)):
+            if path.exists():
+                try:
+                    remove_path(path)
+                except OSError as exc:
+                    raise WeightsError(f"Cannot delete {path} ({exc.strerror or exc}).") from exc
+                removed = True
+    return removed
+
+
+def _lock(name: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(name, threading.Lock())
+
+
+def _adopt_from_hub_cache(
+    entry: WeightsEntry, progress: ProgressCallback | None, cancel: CancelToken | None
+) -> Path | None:
+    """Install `entry` from the torch hub or Hugging Face hub cache when a verified copy is there."""
+    if entry.layout == "official" and entry.file:
+        src = torch_hub_checkpoints_dir() / entry.file
+        if src.is_file() and (not entry.sha256 or file_sha256(src, cancel).startswith(entry.sha256)):
+            return install_file(src, entry, link=True, progress=progress, cancel=cancel)
+        return None
+    for snapshot in hf_snapshot_dirs(entry.repo or ""):
+        try:
+            found = identify_hf_folder(snapshot)
+        except WeightsError:
+            continue
+        if found.name == entry.name:
+            return install_hf_folder(snapshot, entry, link=True, progress=progress, cancel=cancel)
+    return None
+
+
+def _download(
+    entry: WeightsEntry, progress: ProgressCallback | None, cancel: CancelToken | None, timeout: float | None
+) -> Path:
+    final = ensure_models_dir() / entry.install_name
+    if entry.layout == "official":
+        return download_file(
+            entry.url(entry.install_name),
+            final,
+            sha256=entry.sha256,
+            progress=progress,
+            cancel=cancel,
+            timeout=timeout,
+        )
+    # A Hugging Face folder: its files go into `<name>.part/` (each through its own `.part` file, so
+    # every file resumes), then the folder is checked and renamed into place.
+    work = part_path(final)
+    work.mkdir(exist_ok=True)
+    done = 0
+    for file in entry.files:
+        dest = work / file
+        if not dest.is_file():
+
+            def sub(part: int, total: int, before: int = done) -> None:
+                report(progress, before + part, before + total if total else 0)
+
+            try:
+                download_file(entry.url(file), dest, progress=sub, cancel=cancel, timeout=timeout)
+            except NotOnServerError:
+                if file in HF_REQUIRED_FILES:
+                    raise
+                continue
+        done += dest.stat().st_size
+    try:
+        found = identify_hf_folder(work)
+        if found.name != entry.name:
+            raise WeightsError(f"The files describe {found.name}.")
+    except WeightsError as exc:
+        remove_path(work)
+        raise WeightsError(
+            f"The download of {entry.name} failed verification ({str(exc).rstrip('.')}), so it was "
+            "deleted; try again or use another mirror."
+        ) from exc
+    replace_path(work, final)
+    return final

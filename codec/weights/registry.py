@@ -1,0 +1,197 @@
+"""The checkpoints ECDC Studio knows about, described as data (no torch, no network).
+
+Two layouts exist:
+
+- ``official``: one ``.th`` file (a plain ``torch.save``d state dict) from Meta's server. The hex after the
+  dash in its name is the start of the file's sha256, and downloads are checked against it.
+- ``hf``: a Hugging Face repository folder holding ``config.json`` and ``model.safetensors`` (and
+  ``preprocessor_config.json``, not needed to load the model).
+
+Sizes are approximate: computed from the parameter count in float32, not measured on the real files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from codec.errors import UnknownModelError
+from codec.specs import MODELS, get_spec
+
+OFFICIAL_BASE_URL = "https://dl.fbaipublicfiles.com/encodec/v0/"
+HF_DEFAULT_ENDPOINT = "https://huggingface.co"
+BASE_URL_ENV = "ECDC_STUDIO_BASE_URL"
+HF_ENDPOINT_ENV = "HF_ENDPOINT"
+
+# Download order: the small files first, so the progress total is known for most of the transfer.
+HF_FILES = ("config.json", "preprocessor_config.json", "model.safetensors")
+HF_REQUIRED_FILES = ("config.json", "model.safetensors")
+
+Layout = Literal["official", "hf"]
+
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.th$")
+
+
+def sha256_prefix_from_name(file_name: str) -> str | None:
+    """The sha256 prefix a file name such as ``encodec_24khz-d7cc33bc.th`` carries, or None."""
+    match = _HASH_IN_NAME.search(file_name)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One downloadable checkpoint."""
+
+    name: str
+    model: str  # the ModelSpec name it is for
+    description: str
+    layout: Layout
+    file: str | None = None  # official layout: the file name on the server and in the cache
+    repo: str | None = None  # hf layout: the repository id
+    sha256: str | None = None  # expected sha256 of an official file, or its leading hex digits
+    approx_size: int | None = None  # bytes, approximate
+    is_lm: bool = False
+
+    @property
+    def install_name(self) -> str:
+        """File (official) or folder (hf) name inside the models folder."""
+        return self.file if self.layout == "official" and self.file else self.name
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Files to download; of an hf folder only HF_REQUIRED_FILES must exist on the server."""
+        if self.layout == "official":
+            return (self.file,) if self.file else ()
+        return HF_FILES
+
+    def url(self, file: str) -> str:
+        """Where `file` of this entry downloads from, honouring the mirror environment variables."""
+        if self.layout == "official":
+            base = os.environ.get(BASE_URL_ENV) or OFFICIAL_BASE_URL
+            return base.rstrip("/") + "/" + file
+        endpoint = (os.environ.get(HF_ENDPOINT_ENV) or HF_DEFAULT_ENDPOINT).rstrip("/")
+        return f"{endpoint}/{self.repo}/resolve/main/{file}"
+
+    @property
+    def source(self) -> str:
+        """A human-readable origin: the official file URL or the Hugging Face repository URL."""
+        if self.layout == "official":
+            return self.url(self.install_name)
+        endpoint = (os.environ.get(HF_ENDPOINT_ENV) or HF_DEFAULT_ENDPOINT).rstrip("/")
+        return f"{endpoint}/{self.repo}"
+
+
+def _official(
+    name: str, model: str, description: str, file: str, approx_mb: int, is_lm: bool
+) -> WeightsEntry:
+    return WeightsEntry(
+        name=name,
+        model=model,
+        description=description,
+        layout="official",
+        file=file,
+        sha256=sha256_prefix_from_name(file),
+        approx_size=approx_mb * 1_000_000,
+        is_lm=is_lm,
+    )
+
+
+def _hf(name: str, model: str, description: str, repo: str, approx_mb: int) -> WeightsEntry:
+    return WeightsEntry(
+        name=name,
+        model=model,
+        description=description,
+        layout="hf",
+        repo=repo,
+        approx_size=approx_mb * 1_000_000,
+    )
+
+
+_LM_24 = MODELS["encodec_24khz"].lm_checkpoint or ""
+_LM_48 = MODELS["encodec_48khz"].lm_checkpoint or ""
+
+# Order matters: for a model, the first entry is the one downloaded when none is installed.
+REGISTRY: dict[str, WeightsEntry] = {
+    entry.name: entry
+    for entry in (
+        _official(
+            "encodec_24khz",
+            "encodec_24khz",
+            "EnCodec 24 kHz mono, official Meta checkpoint",
+            "encodec_24khz-d7cc33bc.th",
+            93,
+            False,
+        ),
+        _official(
+            "encodec_48khz",
+            "encodec_48khz",
+            "EnCodec 48 kHz stereo, official Meta checkpoint",
+            "encodec_48khz-7e698e3e.th",
+            76,
+            False,
+        ),
+        _hf(
+            "encodec_32khz",
+            "encodec_32khz",
+            "EnCodec 32 kHz mono (MusicGen), Hugging Face",
+            "facebook/encodec_32khz",
+            236,
+        ),
+        _hf(
+            "encodec_24khz_hf",
+            "encodec_24khz",
+            "EnCodec 24 kHz mono, Hugging Face copy",
+            "facebook/encodec_24khz",
+            93,
+        ),
+        _hf(
+            "encodec_48khz_hf",
+            "encodec_48khz",
+            "EnCodec 48 kHz stereo, Hugging Face copy",
+            "facebook/encodec_48khz",
+            76,
+        ),
+        _official(
+            "encodec_lm_24khz",
+            "encodec_24khz",
+            "Entropy-coding language model for 24 kHz (smaller .ecdc files)",
+            _LM_24,
+            62,
+            True,
+        ),
+        _official(
+            "encodec_lm_48khz",
+            "encodec_48khz",
+            "Entropy-coding language model for 48 kHz (smaller .ecdc files)",
+            _LM_48,
+            36,
+            True,
+        ),
+    )
+}
+
+
+def get_entry(name: str) -> WeightsEntry:
+    """Look a checkpoint up by registry name, or by a model name or alias (``24khz``) for its main weights."""
+    key = name.strip().lower()
+    if key in REGISTRY:
+        return REGISTRY[key]
+    try:
+        return REGISTRY[get_spec(key).name]
+    except UnknownModelError:
+        raise UnknownModelError(
+            f"Unknown model weights {name!r}; choose one of {', '.join(REGISTRY)}."
+        ) from None
+
+
+def variants(entry: WeightsEntry) -> list[WeightsEntry]:
+    """Entries that can stand in for `entry`: all layouts of the same model when `entry` is a model's main
+    entry (its name is the model's name), else just `entry`. `entry` comes first."""
+    if entry.name != entry.model:
+        return [entry]
+    others = [
+        e for e in REGISTRY.values() if e.model == entry.model and e.is_lm == entry.is_lm and e != entry
+    ]
+    return [entry, *others]
