@@ -1,0 +1,164 @@
+"""Safe file output: atomic writes that never touch an input and never leave a partial file.
+
+Every file the engine writes goes through `atomic_write`: the bytes go to a hidden temporary file in
+the destination folder, which is flushed, fsync'ed and then renamed over the destination in one step.
+Any exception on the way (an error, `Cancelled`, `KeyboardInterrupt`) removes the temporary file, so a
+failed or cancelled job leaves the folder exactly as it found it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from codec.errors import CodecError
+
+StrPath = str | os.PathLike[str]
+
+
+class PathError(CodecError):
+    """An input that does not exist, or an output that cannot or must not be written."""
+
+
+class OutputExistsError(PathError):
+    """The output file already exists and overwriting was not allowed."""
+
+
+def same_path(a: StrPath, b: StrPath) -> bool:
+    """True when `a` and `b` name the same file (hard links and symlinks included)."""
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+    except OSError:
+        pass
+    return os.path.normcase(str(pa.resolve())) == os.path.normcase(str(pb.resolve()))
+
+
+def check_input(path: StrPath) -> Path:
+    """Return `path` as a Path if it is an existing file; raise `PathError` otherwise."""
+    p = Path(path)
+    if not p.exists():
+        raise PathError(f"Input file {p} does not exist.")
+    if p.is_dir():
+        raise PathError(f"Input {p} is a folder, not a file.")
+    return p
+
+
+def check_output(path: StrPath, *, inputs: Iterable[StrPath] = (), overwrite: bool = False) -> Path:
+    """Refuse an output that is a folder, lies in a missing folder, is one of `inputs`, or exists.
+
+    An existing output raises `OutputExistsError` unless `overwrite`; an input is refused even then.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise PathError(f"Output {p} is a folder; give a file name.")
+    parent = p.parent
+    if not parent.is_dir():
+        raise PathError(f"Output folder {parent} for {p.name} does not exist.")
+    for source in inputs:
+        if same_path(p, source):
+            raise PathError(f"Refusing to write {p} because it is also an input file.")
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"Output file {p} already exists.")
+    return p
+
+
+def _temp_file(parent: Path, name: str) -> tuple[Path, int]:
+    """Create a new hidden temporary file next to the destination; mode 0666 minus the umask."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = parent / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return temp, os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable (POSIX); folders cannot be opened this way on Windows."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _commit(temp: Path, dst: Path, overwrite: bool) -> None:
+    if overwrite:
+        if dst.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(temp, dst.stat().st_mode & 0o7777)
+        os.replace(temp, dst)
+        return
+    # A hard link fails if dst appeared since check_output: no race can clobber a file.
+    try:
+        os.link(temp, dst)
+    except FileExistsError:
+        raise OutputExistsError(f"Output file {dst} already exists.") from None
+    except OSError:
+        # File systems without hard links (FAT, some network shares): check, then rename.
+        if dst.exists():
+            raise OutputExistsError(f"Output file {dst} already exists.") from None
+        os.replace(temp, dst)
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(temp)
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: StrPath, overwrite: bool = False, *, inputs: Iterable[StrPath] = ()
+) -> Iterator[BinaryIO]:
+    """Open a binary file that appears at `path` only if the `with` block completes.
+
+    The checks of `check_output` run first (missing folder, output is an input, output exists). The
+    file object is readable, writable and seekable (soundfile needs that). On success it is flushed,
+    fsync'ed and renamed onto `path`; on any exception, `KeyboardInterrupt` included, the temporary
+    file is removed and the exception propagates.
+    """
+    inputs = list(inputs)
+    dst = check_output(path, inputs=inputs, overwrite=overwrite)
+    temp, fd = _temp_file(dst.parent, dst.name)
+    committed = False
+    try:
+        with os.fdopen(fd, "w+b") as fo:
+            yield fo  # type: ignore[misc]
+            fo.flush()
+            os.fsync(fo.fileno())
+        _commit(temp, dst, overwrite)
+        committed = True
+    finally:
+        if not committed:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+    _fsync_folder(dst.parent)
+
+
+_COUNTER = re.compile(r"^(?P<base>.*) \((?P<n>\d+)\)$")
+
+
+def unique_path(path: StrPath) -> Path:
+    """`path` itself if free, else the first free `name (1).ext`, `name (2).ext`, ...
+
+    A name that already ends in a counter continues from it: `song (1).ecdc` -> `song (2).ecdc`.
+    """
+    p = Path(path)
+    if not p.exists():
+        return p
+    stem, suffix = p.stem, p.suffix
+    match = _COUNTER.match(stem)
+    base, n = (match["base"], int(match["n"])) if match else (stem, 0)
+    while True:
+        n += 1
+        candidate = p.with_name(f"{base} ({n}){suffix}")
+        if not candidate.exists():
+            return candidate

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from codec.errors import Cancelled, CodecError
+from codec.fileio import (
+    OutputExistsError,
+    PathError,
+    atomic_write,
+    check_input,
+    check_output,
+    same_path,
+    unique_path,
+)
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_atomic_write_creates_file_only_on_success(tmp_path):
+    dst = tmp_path / "out.bin"
+    with atomic_write(dst) as fo:
+        fo.write(b"hello")
+        assert not dst.exists()  # nothing visible until the block completes
+        assert len(listing(tmp_path)) == 1  # just the hidden temp file
+    assert dst.read_bytes() == b"hello"
+    assert listing(tmp_path) == ["out.bin"]
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt(), Cancelled("Cancelled.")])
+def test_atomic_write_leaves_nothing_on_exception(tmp_path, exc):
+    dst = tmp_path / "out.bin"
+    with pytest.raises(type(exc)):
+        with atomic_write(dst) as fo:
+            fo.write(b"partial")
+            raise exc
+    assert listing(tmp_path) == []
+
+
+def test_atomic_write_keeps_old_file_when_overwrite_fails(tmp_path):
+    dst = tmp_path / "out.bin"
+    dst.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write(dst, overwrite=True) as fo:
+            fo.write(b"new")
+            raise KeyboardInterrupt
+    assert dst.read_bytes() == b"old"
+    assert listing(tmp_path) == ["out.bin"]
+
+
+def test_atomic_write_overwrite(tmp_path):
+    dst = tmp_path / "out.bin"
+    dst.write_bytes(b"old")
+    with pytest.raises(OutputExistsError):
+        with atomic_write(dst) as fo:
+            fo.write(b"new")
+    assert dst.read_bytes() == b"old"
+    with atomic_write(dst, overwrite=True) as fo:
+        fo.write(b"new")
+    assert dst.read_bytes() == b"new"
+    assert listing(tmp_path) == ["out.bin"]
+
+
+def test_output_appearing_during_write_is_not_clobbered(tmp_path):
+    dst = tmp_path / "out.bin"
+    with pytest.raises(OutputExistsError):
+        with atomic_write(dst) as fo:
+            fo.write(b"mine")
+            dst.write_bytes(b"someone else's")
+    assert dst.read_bytes() == b"someone else's"
+    assert listing(tmp_path) == ["out.bin"]
+
+
+def test_atomic_write_file_is_seekable_and_readable(tmp_path):
+    dst = tmp_path / "out.bin"
+    with atomic_write(dst) as fo:
+        fo.write(b"abcdef")
+        fo.seek(0)
+        assert fo.read(3) == b"abc"
+        fo.seek(0)
+        fo.write(b"X")
+    assert dst.read_bytes() == b"Xbcdef"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_atomic_write_uses_normal_permissions(tmp_path):
+    dst = tmp_path / "out.bin"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    with atomic_write(dst) as fo:
+        fo.write(b"x")
+    assert dst.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_refuses_to_write_onto_an_input(tmp_path):
+    src = tmp_path / "in.wav"
+    src.write_bytes(b"precious")
+    for target in (src, tmp_path / "." / "in.wav", Path(os.path.relpath(src))):
+        with pytest.raises(PathError, match="input"):
+            with atomic_write(target, overwrite=True, inputs=[src]) as fo:
+                fo.write(b"oops")
+    assert src.read_bytes() == b"precious"
+    assert listing(tmp_path) == ["in.wav"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_refuses_symlink_or_hardlink_to_an_input(tmp_path):
+    src = tmp_path / "in.wav"
+    src.write_bytes(b"precious")
+    link = tmp_path / "link.wav"
+    link.symlink_to(src)
+    hard = tmp_path / "hard.wav"
+    os.link(src, hard)
+    for target in (link, hard):
+        with pytest.raises(PathError):
+            check_output(target, inputs=[src], overwrite=True)
+
+
+def test_missing_output_folder_and_folder_output(tmp_path):
+    with pytest.raises(PathError, match="does not exist") as info:
+        check_output(tmp_path / "nope" / "out.ecdc")
+    assert "nope" in str(info.value)
+    with pytest.raises(PathError, match="folder"):
+        check_output(tmp_path)
+    assert isinstance(info.value, CodecError)
+
+
+def test_check_input(tmp_path):
+    with pytest.raises(PathError, match="does not exist"):
+        check_input(tmp_path / "missing.wav")
+    with pytest.raises(PathError, match="folder"):
+        check_input(tmp_path)
+    f = tmp_path / "a.wav"
+    f.write_bytes(b"x")
+    assert check_input(str(f)) == f
+
+
+def test_same_path(tmp_path):
+    a = tmp_path / "a"
+    a.write_bytes(b"")
+    assert same_path(a, tmp_path / "sub" / ".." / "a")
+    assert not same_path(a, tmp_path / "b")
+    assert same_path(tmp_path / "x", tmp_path / "x")  # neither exists
+
+
+def test_unique_path(tmp_path):
+    p = tmp_path / "song.ecdc"
+    assert unique_path(p) == p
+    p.write_bytes(b"")
+    assert unique_path(p) == tmp_path / "song (1).ecdc"
+    (tmp_path / "song (1).ecdc").write_bytes(b"")
+    assert unique_path(p) == tmp_path / "song (2).ecdc"
+    assert unique_path(tmp_path / "song (1).ecdc") == tmp_path / "song (2).ecdc"
+    noext = tmp_path / "README"
+    noext.write_bytes(b"")
+    assert unique_path(noext) == tmp_path / "README (1)"
