@@ -1,0 +1,157 @@
+"""The app's one door into the engine: a `ModelPool` created on first use and thin wrappers of `codec.jobs`.
+
+Everything here that touches models imports torch (through `codec.jobs`) on first call, so call it from a
+`TaskRunner` worker, never from the UI thread. `Engine.pool_if_loaded()` is the UI-thread-safe way to
+peek at the pool.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codec.errors import WeightsError
+from codec.progress import CancelToken, ProgressCallback
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from codec.jobs import JobResult, MediaInfo, ModelPool
+
+
+class MissingWeights(WeightsError):
+    """Weights a job needs are not installed. `name` is the `codec.weights` registry entry to install."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def lm_weights_name(model_name: str) -> str | None:
+    """The registry entry of `model_name`'s entropy-coding language model, or None if it has none."""
+    from codec.weights import REGISTRY  # noqa: PLC0415
+
+    for entry in REGISTRY.values():
+        if entry.is_lm and entry.model == model_name:
+            return entry.name
+    return None
+
+
+def required_weights(model_name: str, use_lm: bool) -> list[str]:
+    """Registry names a job with this model (and LM coding) needs installed."""
+    names = [model_name]
+    lm = lm_weights_name(model_name) if use_lm else None
+    if lm is not None:
+        names.append(lm)
+    return names
+
+
+def check_weights(names: list[str], cancel: CancelToken | None = None) -> None:
+    """Raise `MissingWeights` for the first of `names` not installed (installed = in the models folder,
+    or adopted from the torch / Hugging Face caches). Never downloads: the app asks first."""
+    from codec.weights import ensure_weights  # noqa: PLC0415
+
+    for name in names:
+        try:
+            ensure_weights(name, cancel=cancel, allow_download=False)
+        except WeightsError as exc:
+            raise MissingWeights(name, str(exc)) from exc
+
+
+def worker_torch_threads(cpu_count: int | None = None) -> int:
+    """Intra-op threads for the model worker: every core but one, which stays free for the UI thread."""
+    cpus = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    return max(1, cpus - 1)
+
+
+class Engine:
+    """Owns the `ModelPool` shared by the queue, the players and the compare window."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self._device = device
+        self._pool: ModelPool | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def pool(self) -> ModelPool:
+        """The shared pool, created (and torch imported and configured) on first call: worker threads only."""
+        with self._lock:
+            if self._pool is None:
+                import torch  # noqa: PLC0415 - deferred so the window shows before torch loads
+
+                torch.set_num_threads(worker_torch_threads())
+                from codec.jobs import ModelPool  # noqa: PLC0415
+
+                self._pool = ModelPool(device=self._device)
+            return self._pool
+
+    def pool_if_loaded(self) -> ModelPool | None:
+        return self._pool
+
+    def probe(self, path: Path) -> MediaInfo:
+        from codec.jobs import probe  # noqa: PLC0415
+
+        return probe(path)
+
+    def compress(
+        self,
+        src: Path,
+        dst: Path,
+        *,
+        model_name: str,
+        bandwidth: float,
+        use_lm: bool,
+        overwrite: bool,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> JobResult:
+        from codec.jobs import compress_file  # noqa: PLC0415
+
+        check_weights(required_weights(model_name, use_lm), cancel)
+        return compress_file(
+            src,
+            dst,
+            pool=self.pool(),
+            model_name=model_name,
+            bandwidth=bandwidth,
+            use_lm=use_lm,
+            overwrite=overwrite,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def decompress(
+        self,
+        src: Path,
+        dst: Path,
+        *,
+        subtype: str = "PCM_16",
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Any:
+        from codec.jobs import decompress_file  # noqa: PLC0415
+
+        self._check_ecdc_weights(src, cancel)
+        return decompress_file(
+            src, dst, pool=self.pool(), subtype=subtype, overwrite=overwrite, progress=progress, cancel=cancel
+        )
+
+    def decode(
+        self, src: Path, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> tuple[np.ndarray, int]:
+        from codec.jobs import decode_file  # noqa: PLC0415
+
+        self._check_ecdc_weights(src, cancel)
+        return decode_file(src, pool=self.pool(), progress=progress, cancel=cancel)
+
+    def _check_ecdc_weights(self, src: Path, cancel: CancelToken | None) -> None:
+        info = self.probe(src)
+        header = info.header
+        if header is not None:
+            check_weights(required_weights(header.model, bool(header.use_lm)), cancel)

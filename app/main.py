@@ -1,0 +1,59 @@
+"""`encodec-studio [FILES...]`: start the desktop app, optionally with files or folders in the queue.
+
+Start-up imports only Qt and the torch-free parts of `codec`; torch loads on the first model job, on a
+worker thread, so the window appears quickly. Set ECDC_STUDIO_STARTUP_MARKER=PATH to have the app write
+the time it first showed its window to PATH (used by bench/bench_startup.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.main_window import APP_TITLE, MainWindow
+from app.settings import APPLICATION, ORGANIZATION, AppSettings
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="encodec-studio", description="ECDC Studio: compress audio with EnCodec."
+    )
+    parser.add_argument("files", nargs="*", type=Path, help="audio files, .ecdc files or folders to open")
+    parser.add_argument("--settings", type=Path, help="keep settings in this INI file instead of the default")
+    parser.add_argument(
+        "--quit-after-show", action="store_true", help=argparse.SUPPRESS
+    )  # start-up benchmark: exit once the window is painted
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    app = QApplication.instance() or QApplication(
+        list(sys.argv if argv is None else ["encodec-studio", *argv])
+    )
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APP_TITLE)
+    args = parse_args(app.arguments()[1:] if argv is None else argv)
+
+    settings = AppSettings.from_file(args.settings) if args.settings else AppSettings()
+    if settings.models_dir is not None:
+        from codec.weights import set_models_dir  # noqa: PLC0415 - cheap, torch-free
+
+        set_models_dir(settings.models_dir)
+    window = MainWindow(settings)
+    window.show()
+    if args.files:
+        QTimer.singleShot(0, lambda: window.add_paths(args.files))
+    if args.quit_after_show:
+        window.shown_once.connect(lambda: QTimer.singleShot(0, window.close))
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

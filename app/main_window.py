@@ -1,0 +1,694 @@
+"""The main window: drop area, settings strip, queue table and the buttons and menus that drive the queue.
+
+The window wires widgets to the core objects (`QueueModel`, `CompressionQueue`, `TaskRunner`, `Engine`)
+and shows their outcomes; it does no file or model work itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.drop_area import DropArea
+from app.engine import Engine
+from app.estimates import bitrate_kbps, format_bytes, format_duration, format_kbps, format_ratio
+from app.file_collect import collect, local_paths
+from app.models_dialog import ModelsDialog
+from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice, output_path_for
+from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel
+from app.queue_table import QueueTable
+from app.settings import AppSettings
+from app.settings_strip import LM_HINT, SettingsStrip
+from app.tasks import TaskRunner
+from app.weights_dialog import WeightsDialog
+from codec.specs import MODELS
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "ECDC Studio"
+STARTUP_MARKER_ENV = "ECDC_STUDIO_STARTUP_MARKER"
+OPEN_FILTER = "Audio and ECDC files (*.wav *.flac *.ogg *.mp3 *.ecdc);;All files (*)"
+COMPARE_MODULE = "app.compare_window"
+PLAYER_MODULE = "app.player"
+
+
+def module_available(name: str) -> bool:
+    """Whether an optional module of the app exists, without importing it."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class MainWindow(QMainWindow):
+    """ECDC Studio's one window. `shown_once` fires after the first show has been painted."""
+
+    shown_once = Signal()
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        runner: TaskRunner | None = None,
+        engine: Engine | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.runner = runner if runner is not None else TaskRunner(self)
+        self.engine = engine if engine is not None else Engine()
+        self.queue_model = QueueModel(self)
+        self.queue = CompressionQueue(self.queue_model, self.runner, self.engine, self)
+        self.queue.ask_overwrite = self.ask_overwrite
+        #: Asked when closing during a job; tests replace it. Returns True to cancel the jobs and close.
+        self.confirm_close: Callable[[], bool] = self._ask_close
+        self.weights_dialog: WeightsDialog | None = None
+        self.models_dialog: ModelsDialog | None = None
+        self.compare_windows: list[QWidget] = []
+        self._pending_weights: list[tuple[str, str]] = []
+        self._shown = False
+
+        self.setWindowTitle(APP_TITLE)
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self._build_actions()
+        self._build_menus()
+        self._connect()
+        self._restore()
+
+    # --- construction -------------------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        model_name = self.settings.model
+        self.drop_area = DropArea()
+        self.strip = SettingsStrip(
+            model_name,
+            self.settings.bandwidth(model_name),
+            self.settings.use_lm,
+            self.settings.output_dir,
+            self.settings.overwrite,
+        )
+        self.table = QueueTable(self.queue_model)
+        self.compress_button = QPushButton("Compress")
+        self.compress_button.setDefault(True)
+        self.compress_button.setToolTip("Compress every file in the queue that is not compressed yet")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the selected items")
+        self.cancel_all_button = QPushButton("Cancel all")
+        self.clear_button = QPushButton("Clear finished")
+        self.summary_label = QLabel()
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.compress_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.cancel_all_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.summary_label)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(10, 10, 10, 6)
+        layout.setSpacing(8)
+        layout.addWidget(self.drop_area)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.setCentralWidget(central)
+        self.statusBar().setSizeGripEnabled(True)
+        self.resize(1100, 640)
+
+    def _action(
+        self, text: str, slot: Callable[[], Any], shortcut: QKeySequence | str | None = None
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action("&Open…", self.open_files_dialog, QKeySequence.StandardKey.Open)
+        self.open_folder_action = self._action("Open &folder…", self.open_folder_dialog)
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.compress_action = self._action("&Compress", self.compress, "Ctrl+Return")
+        self.compress_selected_action = self._action("Compress selected", self.compress_selected)
+        self.cancel_action = self._action("&Cancel selected", self.cancel_selected)
+        self.cancel_all_action = self._action("Cancel &all", self.queue.cancel_all)
+        self.clear_action = self._action("C&lear finished", self.queue.clear_finished)
+        self.remove_action = self._action("&Remove from queue", self.remove_selected)
+        self.play_action = self._action("&Play", self.play_selected, "Space")
+        self.decode_action = self._action("&Decode to WAV", self.decode_selected)
+        self.export_wav_action = self._action("Export as &WAV…", lambda: self.export_selected(".wav"))
+        self.export_flac_action = self._action("Export as &FLAC…", lambda: self.export_selected(".flac"))
+        self.save_ecdc_action = self._action("&Save .ecdc as…", self.save_selected_ecdc)
+        self.compare_action = self._action("Co&mpare…", self.compare_selected)
+        self.show_folder_action = self._action("Show in &folder", self.show_selected_in_folder)
+        self.models_action = self._action("&Models…", self.show_models_dialog)
+        self.about_action = self._action("&About ECDC Studio", self._about)
+        self.item_actions = [
+            self.compress_selected_action,
+            self.play_action,
+            self.decode_action,
+            self.export_wav_action,
+            self.export_flac_action,
+            self.save_ecdc_action,
+            self.compare_action,
+            self.show_folder_action,
+            self.cancel_action,
+            self.remove_action,
+        ]
+        self.table.addAction(self.play_action)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.open_action, self.open_folder_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        queue_menu = bar.addMenu("&Queue")
+        queue_menu.addActions([self.compress_action, self.cancel_action, self.cancel_all_action])
+        queue_menu.addSeparator()
+        queue_menu.addActions([self.clear_action, self.remove_action])
+        self.item_menu = bar.addMenu("&Item")
+        self._fill_item_menu(self.item_menu)
+        tools = bar.addMenu("&Tools")
+        tools.addAction(self.models_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _fill_item_menu(self, menu: QMenu) -> None:
+        menu.addActions([self.play_action, self.compare_action])
+        menu.addSeparator()
+        menu.addActions(
+            [self.decode_action, self.export_wav_action, self.export_flac_action, self.save_ecdc_action]
+        )
+        menu.addSeparator()
+        menu.addActions([self.compress_selected_action, self.cancel_action, self.remove_action])
+        menu.addSeparator()
+        menu.addAction(self.show_folder_action)
+
+    def _connect(self) -> None:
+        self.drop_area.paths_dropped.connect(self.add_paths)
+        self.drop_area.browse_requested.connect(self.open_files_dialog)
+        self.compress_button.clicked.connect(self.compress)
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        self.cancel_all_button.clicked.connect(self.queue.cancel_all)
+        self.clear_button.clicked.connect(self.queue.clear_finished)
+        self.table.context_menu_requested.connect(self._context_menu)
+        self.table.delete_pressed.connect(self.remove_selected)
+        self.table.doubleClicked.connect(lambda _index: self.play_selected())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        self.strip.compress_settings_changed.connect(self._compress_settings_changed)
+        self.strip.output_changed.connect(self._output_settings_changed)
+
+        self.queue.weights_missing.connect(self._weights_missing)
+        self.queue.item_failed.connect(self._item_failed)
+        self.queue.queue_finished.connect(self._queue_finished)
+        self.queue.running_changed.connect(lambda _running: self._schedule_refresh())
+        self.queue.action_finished.connect(self._action_finished)
+        self.queue.action_failed.connect(self._action_failed)
+
+        # Repaint-driven refreshes (estimates, button states) are coalesced: progress arrives 25 times a second.
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(60)
+        self._refresh_timer.timeout.connect(self._refresh)
+        for signal in (
+            self.queue_model.dataChanged,
+            self.queue_model.rowsInserted,
+            self.queue_model.rowsRemoved,
+            self.queue_model.modelReset,
+        ):
+            signal.connect(self._schedule_refresh)
+        self._apply_output_settings()
+        self._refresh()
+
+    def _restore(self) -> None:
+        geometry = self.settings.geometry
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    # --- adding files -------------------------------------------------------------------------------------
+    def add_paths(self, paths: Iterable[Path | str]) -> list[int]:
+        """Queue audio and `.ecdc` files, folders searched recursively; says in the status bar what happened."""
+        collected = collect(paths)
+        added = self.queue.add_files(collected.files, self.strip.compress_settings())
+        duplicates = len(collected.files) - len(added)
+        parts = [f"Added {len(added)} file{'s' if len(added) != 1 else ''}"]
+        if duplicates:
+            parts.append(f"{duplicates} already in the queue")
+        if collected.ignored:
+            names = ", ".join(p.name for p in collected.ignored[:3])
+            parts.append(f"ignored {len(collected.ignored)} that are not audio or .ecdc ({names})")
+        self.statusBar().showMessage("; ".join(parts) + ".", 8000)
+        return added
+
+    def open_files_dialog(self) -> None:
+        start = str(self.settings.last_open_dir or Path.home())
+        files, _ = QFileDialog.getOpenFileNames(self, "Open audio or .ecdc files", start, OPEN_FILTER)
+        if files:
+            self.settings.last_open_dir = Path(files[0]).parent
+            self.add_paths(files)
+
+    def open_folder_dialog(self) -> None:
+        start = str(self.settings.last_open_dir or Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of audio files", start)
+        if folder:
+            self.settings.last_open_dir = Path(folder)
+            self.add_paths([folder])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.add_paths(paths)
+
+    # --- selection and settings ---------------------------------------------------------------------------
+    def selected_items(self) -> list[QueueItem]:
+        items = [self.queue_model.item(i) for i in self.table.selected_ids()]
+        return [item for item in items if item is not None]
+
+    def current_item(self) -> QueueItem | None:
+        items = self.selected_items()
+        return items[0] if items else None
+
+    def settings_targets(self) -> list[QueueItem]:
+        """Items the strip's settings apply to: the selected waiting items, else every waiting item."""
+        selected = [item for item in self.selected_items() if item.is_waiting or item.is_compressible]
+        if selected:
+            return selected
+        return [item for item in self.queue_model.items() if item.is_waiting or item.is_compressible]
+
+    def _selection_changed(self) -> None:
+        waiting = [item for item in self.selected_items() if item.kind is ItemKind.AUDIO and item.spec_known]
+        if waiting and (waiting[0].is_waiting or waiting[0].is_compressible):
+            item = waiting[0]
+            self.strip.show_settings(CompressSettings(item.model_name, item.bandwidth, item.use_lm))
+        self._refresh()
+
+    def _compress_settings_changed(self) -> None:
+        settings = self.strip.compress_settings()
+        self.settings.model = settings.model_name
+        self.settings.set_bandwidth(settings.model_name, settings.bandwidth)
+        if MODELS[settings.model_name].has_lm:
+            self.settings.use_lm = settings.use_lm
+        self.queue.apply_settings([item.id for item in self.settings_targets()], settings)
+        self._refresh()
+
+    def _output_settings_changed(self) -> None:
+        self.settings.output_dir = self.strip.output_dir()
+        self.settings.overwrite = self.strip.overwrite()
+        self._apply_output_settings()
+
+    def _apply_output_settings(self) -> None:
+        self.queue.output_dir = self.strip.output_dir()
+        self.queue.overwrite = self.strip.overwrite()
+
+    # --- refresh ------------------------------------------------------------------------------------------
+    def _schedule_refresh(self, *_args: object) -> None:
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _refresh(self) -> None:
+        self.strip.set_estimate(self.estimate_text())
+        items = self.queue_model.items()
+        compressible = self.queue.compressible_ids()
+        self.compress_button.setEnabled(bool(compressible) and not self.queue.paused)
+        self.compress_action.setEnabled(self.compress_button.isEnabled())
+        active = [i for i in items if i.state in (ItemState.QUEUED, ItemState.RUNNING) or i.activity]
+        self.cancel_all_button.setEnabled(bool(active))
+        self.cancel_all_action.setEnabled(bool(active))
+        finished = [i for i in items if i.is_finished]
+        self.clear_button.setEnabled(bool(finished))
+        self.clear_action.setEnabled(bool(finished))
+        self._update_item_actions()
+        self.summary_label.setText(self.summary_text())
+
+    def _update_item_actions(self) -> None:
+        selected = self.selected_items()
+        item = selected[0] if selected else None
+        has_ecdc = item is not None and item.ecdc_path is not None and item.activity is None
+        cancellable = any(i.state in (ItemState.QUEUED, ItemState.RUNNING) or i.activity for i in selected)
+        self.cancel_button.setEnabled(cancellable)
+        self.cancel_action.setEnabled(cancellable)
+        self.compress_selected_action.setEnabled(
+            any(i.kind is ItemKind.AUDIO and i.id in self.queue.compressible_ids() for i in selected)
+        )
+        self.play_action.setEnabled(has_ecdc)
+        self.decode_action.setEnabled(has_ecdc and item is not None and item.kind is ItemKind.ECDC)
+        self.export_wav_action.setEnabled(has_ecdc)
+        self.export_flac_action.setEnabled(has_ecdc)
+        self.save_ecdc_action.setEnabled(has_ecdc)
+        compare_ok = (
+            item is not None
+            and item.kind is ItemKind.AUDIO
+            and item.duration_s is not None
+            and module_available(COMPARE_MODULE)
+        )
+        self.compare_action.setEnabled(compare_ok)
+        self.compare_action.setToolTip(
+            "Listen to this file at every bandwidth" if compare_ok else "Compare needs an audio item"
+        )
+        self.show_folder_action.setEnabled(item is not None)
+        self.remove_action.setEnabled(any(not i.is_busy for i in selected))
+
+    def estimate_text(self) -> str:
+        """The strip's live line: bitrate of the chosen settings and the estimated size of its target items."""
+        settings = self.strip.compress_settings()
+        spec = MODELS[settings.model_name]
+        kbps = bitrate_kbps(spec, settings.bandwidth)
+        parts = [
+            f"{format_kbps(kbps)} ({spec.codebooks_for_bandwidth(settings.bandwidth)} codebooks"
+            f" at {spec.frame_rate} frames/s)"
+        ]
+        if settings.use_lm:
+            parts[0] += " with LM coding"
+        targets = [item for item in self.settings_targets() if item.duration_s is not None]
+        if targets:
+            duration = sum(item.duration_s or 0.0 for item in targets)
+            estimate = sum(item.estimated_bytes or 0 for item in targets)
+            original = sum(item.size_bytes or 0 for item in targets)
+            which = "selected" if any(i in targets for i in self.selected_items()) else "waiting"
+            noun = "file" if len(targets) == 1 else "files"
+            text = f"{len(targets)} {which} {noun}, {format_duration(duration)} → ≈{format_bytes(estimate)}"
+            if original and estimate:
+                text += f" (≈{format_ratio(original / estimate)})"
+            parts.append(text)
+        elif not self.queue_model.items():
+            parts.append("add files to see the estimated size")
+        hint = LM_HINT if settings.use_lm else ""
+        self.strip.estimate_label.setToolTip(hint)
+        return " — ".join(parts)
+
+    def summary_text(self) -> str:
+        items = self.queue_model.items()
+        if not items:
+            return ""
+        done = [i for i in items if i.state is ItemState.DONE]
+        failed = [i for i in items if i.state is ItemState.FAILED]
+        running = [i for i in items if i.state in (ItemState.RUNNING, ItemState.QUEUED)]
+        parts = [f"{len(items)} in queue"]
+        if running:
+            parts.append(f"{len(running)} to go")
+        if done:
+            saved_in = sum(i.size_bytes or 0 for i in done)
+            saved_out = sum(i.output_bytes or 0 for i in done)
+            parts.append(f"{len(done)} done ({format_bytes(saved_in)} → {format_bytes(saved_out)})")
+        if failed:
+            parts.append(f"{len(failed)} failed")
+        return " · ".join(parts)
+
+    # --- queue commands -----------------------------------------------------------------------------------
+    def compress(self) -> int:
+        count = self.queue.start()
+        if count:
+            self.statusBar().showMessage(f"Compressing {count} file{'s' if count != 1 else ''}…", 4000)
+        return count
+
+    def compress_selected(self) -> int:
+        return self.queue.start([item.id for item in self.selected_items()])
+
+    def cancel_selected(self) -> None:
+        self.queue.cancel([item.id for item in self.selected_items()])
+
+    def remove_selected(self) -> None:
+        self.queue.remove([item.id for item in self.selected_items()])
+
+    def ask_overwrite(self, path: Path) -> OverwriteChoice:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("File exists")
+        box.setText(f"{path.name} already exists in {path.parent}.")
+        overwrite = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep both", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Skip", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is overwrite:
+            return OverwriteChoice.OVERWRITE
+        if clicked is keep:
+            return OverwriteChoice.KEEP_BOTH
+        return OverwriteChoice.SKIP
+
+    def _item_failed(self, item_id: int, message: str) -> None:
+        item = self.queue_model.item(item_id)
+        if item is not None:
+            self.statusBar().showMessage(f"{item.path.name}: {message}", 8000)
+
+    def _queue_finished(self) -> None:
+        done = sum(1 for i in self.queue_model.items() if i.state is ItemState.DONE)
+        failed = sum(1 for i in self.queue_model.items() if i.state is ItemState.FAILED)
+        self.statusBar().showMessage(f"Queue finished: {done} done, {failed} failed.", 8000)
+
+    # --- per-item actions ---------------------------------------------------------------------------------
+    def play_selected(self) -> None:
+        """Decode the selected item's `.ecdc` on a worker, then hand the audio to `play_audio`."""
+        item = self.current_item()
+        if item is not None and item.ecdc_path is not None and item.activity is None:
+            self.queue.decode(item.id)
+
+    def play_audio(self, audio: Any, sample_rate: int, title: str) -> None:
+        """PLAYER HOOK: plays decoded audio through `app/player.py` (the listening engineer's module).
+
+        `audio` is float32 `[channels, frames]` at `sample_rate`. Until that module lands, the status bar says
+        playback is unavailable.
+        """
+        if not module_available(PLAYER_MODULE):
+            self.statusBar().showMessage(f"Decoded {title}; playback is not available in this build.", 6000)
+            return
+        player = importlib.import_module(PLAYER_MODULE)
+        play = getattr(player, "play_audio", None)
+        if play is None:
+            self.statusBar().showMessage(f"Decoded {title}; app.player has no play_audio().", 6000)
+            return
+        play(audio, sample_rate, title=title, parent=self)
+        self.statusBar().showMessage(f"Playing {title}", 4000)
+
+    def decode_selected(self) -> None:
+        """Decode the selected `.ecdc` to a WAV beside it (or in the output folder), never overwriting."""
+        from codec.fileio import unique_path  # noqa: PLC0415
+
+        item = self.current_item()
+        if item is None or item.ecdc_path is None:
+            return
+        dst = unique_path(output_path_for(item.ecdc_path, self.strip.output_dir(), ".wav"))
+        self.queue.export_audio(item.id, dst)
+
+    def export_selected(self, suffix: str) -> None:
+        item = self.current_item()
+        if item is None or item.ecdc_path is None:
+            return
+        proposal = output_path_for(item.ecdc_path, self.strip.output_dir(), suffix)
+        kind = "WAV" if suffix == ".wav" else "FLAC"
+        name, _ = QFileDialog.getSaveFileName(
+            self, f"Export decoded audio as {kind}", str(proposal), f"{kind} files (*{suffix})"
+        )
+        if name:
+            dst = Path(name)
+            if dst.suffix.lower() != suffix:
+                dst = dst.with_name(dst.name + suffix)
+            self.queue.export_audio(item.id, dst)
+
+    def save_selected_ecdc(self) -> None:
+        item = self.current_item()
+        if item is None or item.ecdc_path is None:
+            return
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save .ecdc as", str(item.ecdc_path), "ECDC files (*.ecdc)"
+        )
+        if name:
+            dst = Path(name)
+            if dst.suffix.lower() != ".ecdc":
+                dst = dst.with_name(dst.name + ".ecdc")
+            self.queue.save_ecdc_as(item.id, dst)
+
+    def show_selected_in_folder(self) -> None:
+        item = self.current_item()
+        if item is not None:
+            target = (
+                item.output_path if item.output_path is not None and item.output_path.exists() else item.path
+            )
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(target.parent)))
+
+    def compare_selected(self) -> None:
+        """Open `app.compare_window.CompareWindow` for the selected audio file, once the model pool exists."""
+        item = self.current_item()
+        if item is None or item.kind is not ItemKind.AUDIO or not module_available(COMPARE_MODULE):
+            return
+        source, model_name = item.path, item.model_name
+        pool = self.engine.pool_if_loaded()
+        if pool is not None:
+            self._open_compare(source, pool, model_name)
+            return
+        self.statusBar().showMessage("Loading the engine…", 4000)
+        engine = self.engine
+        self.runner.run(
+            lambda progress, cancel: engine.pool(),
+            on_done=lambda pool_: self._open_compare(source, pool_, model_name),
+            on_error=lambda exc: self.statusBar().showMessage(f"Compare failed: {exc}", 8000),
+        )
+
+    def _open_compare(self, source: Path, pool: Any, model_name: str) -> None:
+        module = importlib.import_module(COMPARE_MODULE)
+        window = module.CompareWindow(source, self.runner, pool, model_name, parent=self)
+        window.setWindowFlag(Qt.WindowType.Window, True)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        window.destroyed.connect(
+            lambda *_: self.compare_windows.remove(window) if window in self.compare_windows else None
+        )
+        self.compare_windows.append(window)
+        window.show()
+
+    def _action_finished(self, item_id: int, action: str, result: Any) -> None:
+        item = self.queue_model.item(item_id)
+        if item is None:
+            return
+        if action == "decode":
+            audio, rate = result
+            self.play_audio(audio, rate, (item.ecdc_path or item.path).name)
+        elif action in ("export", "save"):
+            self.statusBar().showMessage(f"Wrote {Path(result)}", 8000)
+
+    def _action_failed(self, item_id: int, action: str, message: str) -> None:
+        item = self.queue_model.item(item_id)
+        name = item.path.name if item is not None else "item"
+        self.statusBar().showMessage(f"{name}: {action} failed: {message}", 10000)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        self._update_item_actions()
+        menu = QMenu(self)
+        self._fill_item_menu(menu)
+        menu.exec(pos)
+
+    # --- weights ------------------------------------------------------------------------------------------
+    def _weights_missing(self, name: str, message: str) -> None:
+        """Ask to download or import `name`; requests that arrive while a dialog is open wait their turn."""
+        if (self.weights_dialog is not None and self.weights_dialog.entry.name == name) or any(
+            n == name for n, _ in self._pending_weights
+        ):
+            return
+        self._pending_weights.append((name, message))
+        if self.weights_dialog is None:
+            self._next_weights_dialog()
+
+    def _next_weights_dialog(self) -> None:
+        if not self._pending_weights:
+            return
+        name, message = self._pending_weights[0]
+        dialog = WeightsDialog(name, self.runner, reason=message, parent=self)
+        self.weights_dialog = dialog
+        dialog.finished.connect(lambda result: self._weights_dialog_closed(name, message, result))
+        dialog.open()
+
+    def _weights_dialog_closed(self, name: str, message: str, result: int) -> None:
+        self._pending_weights = [(n, m) for n, m in self._pending_weights if n != name]
+        self.weights_dialog = None
+        if result == WeightsDialog.DialogCode.Accepted:
+            self.statusBar().showMessage(f"Installed {name}.", 6000)
+            if self.queue.paused:
+                self.queue.resume()
+        else:
+            self.queue.skip_missing_weights(name, message)
+        self._next_weights_dialog()
+
+    def show_models_dialog(self) -> None:
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(
+                self.runner, self, on_models_dir_changed=self._models_dir_changed
+            )
+        self.models_dialog.refresh()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+
+    def _models_dir_changed(self, folder: Path | None) -> None:
+        self.settings.models_dir = folder
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About ECDC Studio",
+            "<b>ECDC Studio</b><br>Compress audio with Meta's EnCodec neural codec into <code>.ecdc</code> "
+            "files, and decode them back.",
+        )
+
+    # --- window lifecycle ---------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            QTimer.singleShot(0, self._first_shown)
+
+    def _first_shown(self) -> None:
+        marker = os.environ.get(STARTUP_MARKER_ENV)
+        if marker:
+            import time  # noqa: PLC0415
+
+            Path(marker).write_text(f"{time.time():.6f}\n", encoding="utf-8")
+        self.shown_once.emit()
+
+    def _ask_close(self) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Jobs are running",
+            "Files are still being processed. Cancel them and quit?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.queue.busy() or self.runner.active_count():
+            if not self.confirm_close():
+                event.ignore()
+                return
+            self.statusBar().showMessage("Cancelling…")
+            if not self.queue.shutdown():
+                log.warning("a worker did not stop in time")
+        for dialog in (self.weights_dialog, self.models_dialog):
+            if dialog is not None and dialog.isVisible():
+                dialog.reject()
+        self.runner.cancel_all()
+        self.runner.wait(10_000)
+        self.settings.geometry = self.saveGeometry()
+        self.settings.sync()
+        super().closeEvent(event)
