@@ -132,7 +132,7 @@ def _transfer(
             while True:
                 check_cancel(cancel)
                 try:
-                    chunk = response.read(CHUNK_SIZE)
+                    chunk = response.read1(CHUNK_SIZE)  # what has arrived, so a stall keeps it
                 except TimeoutError:
                     raise _stalled(label, host, timeout) from None
                 except (OSError, http.client.HTTPException) as exc:
