@@ -1,0 +1,262 @@
+"""Reading and writing whole `.ecdc` files: header, per-segment scales, packed or LM-coded codes.
+
+The reader trusts nothing: every byte string either decodes or raises one `EcdcFormatError`, and what it
+allocates is bounded by the file's size, whatever the header claims.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+import torch
+
+from codec.ecdc import bitpack, lm_coding
+from codec.ecdc.arithmetic import REVERSE_BITS
+from codec.ecdc.header import (
+    SCALE,
+    EcdcHeader,
+    header_bytes,
+    max_length,
+    parse_header,
+    segment_count,
+    segment_lengths,
+)
+from codec.errors import EcdcFormatError
+from codec.progress import CancelToken, ProgressCallback, check_cancel, report
+from codec.specs import MODELS, ModelSpec
+
+if TYPE_CHECKING:
+    from codec.models.encodec import EncodedAudio
+    from codec.models.lm import LanguageModel
+
+Source = bytes | bytearray | memoryview | BinaryIO | str | os.PathLike[str]
+LMLoader = Callable[[str], "LanguageModel"]
+
+# An LM-coded segment holds at least 24 bits: the coder shifts in 24 bits before the first symbol.
+_MIN_LM_SEGMENT_BYTES = 3
+
+
+def write_ecdc(
+    fo: BinaryIO,
+    encoded: EncodedAudio,
+    *,
+    lm: LanguageModel | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> None:
+    """Write `encoded` as a `.ecdc` file to `fo`; with `lm`, entropy-code the codes with it."""
+    spec, segments, scales = _checked_segments(encoded)
+    num_codebooks = segments[0].shape[0]
+    if lm is not None:
+        if not spec.has_lm:
+            raise EcdcFormatError(f"{spec.name} has no language model to entropy-code with.")
+        lm_coding.check_lm(lm, spec, num_codebooks)
+    total = sum(codes.shape[1] for codes in segments)
+    done = 0
+
+    def tick(frames: int) -> None:
+        nonlocal done
+        done += frames
+        report(progress, done, total)
+        check_cancel(cancel)
+
+    check_cancel(cancel)
+    fo.write(header_bytes(spec.name, encoded.length, num_codebooks, lm is not None))
+    if lm is not None:
+        bodies = lm_coding.encode_segments(lm, segments, tick)
+    else:
+        bodies = []
+        for codes in segments:
+            bodies.append(bitpack.pack(codes, spec.bits_per_codebook))
+            tick(codes.shape[1])
+    for index, body in enumerate(bodies):
+        if scales is not None:
+            fo.write(SCALE.pack(scales[index]))
+        fo.write(body)
+    fo.flush()
+
+
+def encode_bytes(encoded: EncodedAudio, *, lm: LanguageModel | None = None) -> bytes:
+    """The `.ecdc` bytes of `encoded` (see `write_ecdc`)."""
+    buffer = io.BytesIO()
+    write_ecdc(buffer, encoded, lm=lm)
+    return buffer.getvalue()
+
+
+def read_ecdc(
+    source: Source,
+    *,
+    lm_loader: LMLoader | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> EncodedAudio:
+    """Decode a `.ecdc` file (bytes, open binary file read to its end, or path) into `EncodedAudio`.
+
+    `lm_loader(model_name)` supplies the language model, and is called only for files coded with it.
+    """
+    from codec.models.encodec import EncodedAudio  # noqa: PLC0415 - torch model code, loaded on use
+
+    data = _read_all(source)
+    header = parse_header(data)
+    spec = header.spec
+    body = data[header.header_size :]
+    lengths = _segment_plan(header, len(body))
+    frames = [spec.frames_for_length(n) for n in lengths]
+    total = sum(frames)
+    done = 0
+
+    def tick(count: int) -> None:
+        nonlocal done
+        done += count
+        report(progress, done, total)
+        check_cancel(cancel)
+
+    check_cancel(cancel)
+    if header.use_lm:
+        segments, scales = _read_lm_body(header, body, frames, lm_loader, tick)
+    else:
+        segments, scales = _read_packed_body(header, body, frames, tick)
+    return EncodedAudio(
+        model=spec.name,
+        bandwidth=spec.bandwidth_for_codebooks(header.num_codebooks),
+        length=header.length,
+        codes=[torch.from_numpy(codes) for codes in segments],
+        scales=scales if spec.normalize else None,
+    )
+
+
+def decode_bytes(data: bytes, *, lm_loader: LMLoader | None = None) -> EncodedAudio:
+    """`read_ecdc` of in-memory bytes."""
+    return read_ecdc(data, lm_loader=lm_loader)
+
+
+# -- writing ----------------------------------------------------------------------------------------------
+
+
+def _checked_segments(encoded: EncodedAudio) -> tuple[ModelSpec, list[np.ndarray], list[float] | None]:
+    spec = MODELS.get(encoded.model)
+    if spec is None:
+        raise EcdcFormatError(f"Cannot write codes of unknown model {encoded.model!r}.")
+    if not 1 <= encoded.length <= max_length(spec):
+        raise EcdcFormatError(f"Cannot write an audio length of {encoded.length} samples.")
+    lengths = segment_lengths(spec, encoded.length)
+    if len(encoded.codes) != len(lengths):
+        raise EcdcFormatError(
+            f"{spec.name} codes {encoded.length} samples in {len(lengths)} segments, not {len(encoded.codes)}."
+        )
+    segments: list[np.ndarray] = []
+    for codes, length in zip(encoded.codes, lengths):
+        array = codes.detach().cpu().numpy() if isinstance(codes, torch.Tensor) else np.asarray(codes)
+        shape = (array.shape[0] if array.ndim == 2 else -1, spec.frames_for_length(length))
+        if array.ndim != 2 or array.shape != shape or not 1 <= shape[0] <= spec.max_codebooks:
+            raise EcdcFormatError(f"Segment codes of shape {tuple(array.shape)} do not fit {spec.name}.")
+        if segments and array.shape[0] != segments[0].shape[0]:
+            raise EcdcFormatError("Every segment must use the same number of codebooks.")
+        if array.size and (array.min() < 0 or array.max() >= spec.codebook_size):
+            raise EcdcFormatError(f"Codes must lie in 0..{spec.codebook_size - 1}.")
+        segments.append(array.astype(np.int64))
+    scales = None
+    if spec.normalize:
+        scales = [float(s) for s in (encoded.scales or [])]
+        if len(scales) != len(lengths) or not all(math.isfinite(s) and s > 0 for s in scales):
+            raise EcdcFormatError(f"{spec.name} needs one positive finite scale per segment.")
+    return spec, segments, scales
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+
+
+def _read_all(source: Source) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return Path(source).read_bytes()
+        except OSError as exc:
+            raise EcdcFormatError(f"Cannot read {Path(source).name}: {exc.strerror or exc}.") from None
+    return source.read()
+
+
+def _segment_plan(header: EcdcHeader, body_size: int) -> list[int]:
+    """Segment lengths, after checking the body can hold that many segments (so the list stays small)."""
+    spec = header.spec
+    scale_bytes = SCALE.size if spec.normalize else 0
+    minimum = scale_bytes + (_MIN_LM_SEGMENT_BYTES if header.use_lm else 1)
+    if segment_count(spec, header.length) * minimum > body_size:
+        raise EcdcFormatError("The .ecdc file is truncated: its audio data ends early.")
+    return segment_lengths(spec, header.length)
+
+
+def _check_end(position: int, body_size: int) -> None:
+    if position < body_size:
+        raise EcdcFormatError(
+            f"The .ecdc file has {body_size - position} unexpected bytes after its audio data."
+        )
+
+
+def _read_scale(body: bytes, position: int) -> float:
+    if position + SCALE.size > len(body):
+        raise EcdcFormatError("The .ecdc file is truncated: its audio data ends early.")
+    (scale,) = SCALE.unpack_from(body, position)
+    if not (math.isfinite(scale) and scale > 0):
+        raise EcdcFormatError(f"The .ecdc file holds an invalid volume scale ({scale}).")
+    return scale
+
+
+def _read_packed_body(
+    header: EcdcHeader, body: bytes, frames: list[int], tick: lm_coding.Tick
+) -> tuple[list[np.ndarray], list[float]]:
+    spec = header.spec
+    bits, num_codebooks = spec.bits_per_codebook, header.num_codebooks
+    scale_bytes = SCALE.size if spec.normalize else 0
+    sizes = [bitpack.packed_size(num_codebooks * n, bits) for n in frames]
+    # The exact size is known before anything is allocated.
+    expected = sum(sizes) + scale_bytes * len(sizes)
+    if expected > len(body):
+        raise EcdcFormatError("The .ecdc file is truncated: its audio data ends early.")
+    _check_end(expected, len(body))
+    segments, scales = [], []
+    position = 0
+    for count, size in zip(frames, sizes):
+        if scale_bytes:
+            scales.append(_read_scale(body, position))
+            position += scale_bytes
+        segments.append(bitpack.unpack(body[position : position + size], bits, num_codebooks, count))
+        position += size
+        tick(count)
+    return segments, scales
+
+
+def _read_lm_body(
+    header: EcdcHeader,
+    body: bytes,
+    frames: list[int],
+    lm_loader: LMLoader | None,
+    tick: lm_coding.Tick,
+) -> tuple[list[np.ndarray], list[float]]:
+    spec = header.spec
+    if lm_loader is None:
+        raise EcdcFormatError(
+            f"This file was compressed with the {spec.name} language model, which is needed to decode it."
+        )
+    lm = lm_loader(spec.name)
+    lm_coding.check_lm(lm, spec, header.num_codebooks)
+    reversed_body = body.translate(REVERSE_BITS)
+    segments, scales = [], []
+    position = 0
+    for count in frames:
+        if spec.normalize:
+            scales.append(_read_scale(body, position))
+            position += SCALE.size
+        codes, position = lm_coding.decode_segment(
+            lm, reversed_body, position, header.num_codebooks, count, tick
+        )
+        segments.append(codes)
+    _check_end(position, len(body))
+    return segments, scales

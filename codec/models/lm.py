@@ -1,0 +1,192 @@
+"""The entropy-coding language model of EnCodec: predicts each frame's codes from the previous frame.
+
+Same state-dict layout as the reference `encodec.model.LMModel`, so the official checkpoints
+(`encodec_lm_24khz-1608e3c0.th`, `encodec_lm_48khz-7add9fc3.th`) load strictly. `forward` is the reference
+computation; `stream` gives an `LMStream` that steps several sequences at once with a key/value cache and
+yields bit-identical probabilities (see `codec.modules.transformer`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from codec.errors import CheckpointError
+from codec.modules.transformer import (
+    StreamingTransformerEncoder,
+    TransformerStream,
+    batched_linear,
+    exact_min_rows,
+)
+from codec.specs import ModelSpec
+
+LM_DIM = 200
+LM_LAYERS = 5
+LM_HEADS = 8
+LM_HIDDEN_SCALE = 4.0
+
+
+class LanguageModel(nn.Module):
+    """Probabilities of the `card` values of each of `n_q` codebooks at a frame, given the previous frame."""
+
+    def __init__(
+        self,
+        n_q: int = 32,
+        card: int = 1024,
+        dim: int = LM_DIM,
+        num_layers: int = LM_LAYERS,
+        num_heads: int = LM_HEADS,
+        hidden_scale: float = LM_HIDDEN_SCALE,
+        past_context: int = 262,
+        model_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_q = n_q
+        self.card = card
+        self.dim = dim
+        self.model_name = model_name
+        self.transformer = StreamingTransformerEncoder(
+            dim, hidden_scale, num_heads, num_layers, past_context=past_context
+        )
+        self.emb = nn.ModuleList(nn.Embedding(card + 1, dim) for _ in range(n_q))
+        self.linears = nn.ModuleList(nn.Linear(dim, card) for _ in range(n_q))
+        self._exact_rows: dict[int, int | None] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, **overrides: int | float) -> LanguageModel:
+        """The LM architecture of `spec` (random weights); `overrides` shrink it for tests."""
+        options: dict = dict(
+            n_q=spec.max_codebooks, card=spec.codebook_size, past_context=spec.lm_past_context
+        )
+        options.update(overrides)
+        return cls(model_name=spec.name, **options).eval()
+
+    @classmethod
+    def random(cls, spec: ModelSpec, seed: int = 0, **overrides: int | float) -> LanguageModel:
+        """A random-weights LM for `spec` (tests and benchmarks), without touching the global RNG."""
+        state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(seed)
+            return cls.from_spec(spec, **overrides)
+        finally:
+            torch.random.set_rng_state(state)
+
+    def forward(
+        self, indices: torch.Tensor, states: list[torch.Tensor] | None = None, offset: int = 0
+    ) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+        """Reference step: `indices` [B, K, T] hold 1 + codes (0 = none); returns probabilities [B, card, K, T]."""
+        _, num_codebooks, _ = indices.shape
+        input_ = sum([self.emb[k](indices[:, k]) for k in range(num_codebooks)])
+        out, states, offset = self.transformer(input_, states, offset)
+        logits = torch.stack([self.linears[k](out) for k in range(num_codebooks)], dim=1).permute(0, 3, 1, 2)
+        return torch.softmax(logits, dim=1), states, offset
+
+    def exact_rows(self) -> int | None:
+        """Row count of the exact padded key/value projection for the current thread count (None: no cache).
+
+        Checked once per thread count, since a multi-threaded multiply may split rows differently.
+        """
+        threads = torch.get_num_threads()
+        with self._lock:
+            if threads not in self._exact_rows:
+                self._exact_rows[threads] = (
+                    None if os.environ.get("ECDC_LM_NO_CACHE") else exact_min_rows(self.transformer)
+                )
+            return self._exact_rows[threads]
+
+    def stream(self, batch: int, num_codebooks: int, max_steps: int | None = None) -> LMStream:
+        """A fresh streaming state for `batch` sequences coded with the first `num_codebooks` codebooks
+        (`max_steps`: expected sequence length, sizes the caches; longer sequences still work)."""
+        return LMStream(self, batch, num_codebooks, max_steps)
+
+
+class LMStream:
+    """Advances `batch` independent code sequences together; gives every codebook's distribution per frame.
+
+    Frame t is predicted from frame t-1 (nothing at t = 0). `advance` takes the codes preceding a block of
+    frames and returns their probabilities [batch, frames, card, K], as the reference's softmax computes them.
+    """
+
+    def __init__(
+        self, lm: LanguageModel, batch: int, num_codebooks: int, max_steps: int | None = None
+    ) -> None:
+        if not 1 <= num_codebooks <= lm.n_q:
+            raise ValueError(f"The LM codes 1 to {lm.n_q} codebooks, not {num_codebooks}.")
+        self.lm = lm
+        self.batch = batch
+        self.num_codebooks = num_codebooks
+        self._stream = TransformerStream(lm.transformer, batch, lm.exact_rows(), max_steps)
+        with torch.no_grad():
+            tables = [lm.emb[k].weight.detach().numpy() for k in range(num_codebooks)]
+            self._tables = np.ascontiguousarray(np.stack(tables))
+            self._head_weights = torch.stack([lm.linears[k].weight for k in range(num_codebooks)])
+            self._head_bias = torch.stack([lm.linears[k].bias for k in range(num_codebooks)])[:, None]
+        self._codebook_index = np.arange(num_codebooks)
+
+    @property
+    def frames_done(self) -> int:
+        return self._stream.step_index
+
+    @torch.no_grad()
+    def advance(self, previous: np.ndarray) -> torch.Tensor:
+        """`previous` [batch, frames, K]: for each frame, the codes of the frame before it (-1 = none)."""
+        batch, frames, num_codebooks = previous.shape
+        rows = self._tables[self._codebook_index, previous + 1]  # [batch, frames, K, dim]
+        # The reference sums embeddings one codebook after another, starting from 0; numpy reduces a
+        # non-contiguous axis in that order.
+        summed = np.add.reduce(rows, axis=2, initial=np.float32(0.0))
+        out = self._stream.advance(torch.from_numpy(summed))
+        flat = out.reshape(batch * frames, 1, -1)
+        logits = torch.empty(batch * frames, num_codebooks, 1, self.lm.card)
+        if flat.shape[0] == 1:
+            # One frame: the K heads as one batched multiply of 1-row matrices.
+            heads = self._head_weights.transpose(1, 2)
+            logits[0] = torch.baddbmm(self._head_bias, flat.expand(num_codebooks, 1, -1), heads)
+        else:
+            for k in range(num_codebooks):
+                logits[:, k] = batched_linear(flat[:, 0], self._head_weights[k], self._head_bias[k, 0])[
+                    :, None
+                ]
+        probas = torch.softmax(logits.permute(0, 3, 1, 2), dim=1)  # [N, card, K, 1] as the reference
+        return probas[..., 0].view(batch, frames, self.lm.card, num_codebooks)
+
+
+def load_lm_state(source: str | Path | Mapping[str, torch.Tensor], spec: ModelSpec) -> LanguageModel:
+    """An LM for `spec` with the weights of an official checkpoint file (or an already loaded state dict)."""
+    if not spec.has_lm:
+        raise CheckpointError(f"{spec.name} has no entropy-coding language model.")
+    if isinstance(source, Mapping):
+        state = source
+    else:
+        path = Path(source)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise CheckpointError(f"LM checkpoint {path} does not exist.") from None
+        except Exception as exc:  # torch raises many types for a damaged or foreign file
+            raise CheckpointError(f"LM checkpoint {path} could not be read ({type(exc).__name__}).") from None
+        if not isinstance(state, Mapping):
+            raise CheckpointError(f"LM checkpoint {path} does not hold a state dict.")
+    lm = LanguageModel.from_spec(spec)
+    expected = lm.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise CheckpointError(f"The LM checkpoint does not fit {spec.name}: {detail} keys.")
+    for key, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(expected[key].shape):
+            shape = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+            raise CheckpointError(
+                f"The LM checkpoint does not fit {spec.name}: {key} is {shape}, "
+                f"expected {tuple(expected[key].shape)}."
+            )
+    lm.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    return lm.eval()
