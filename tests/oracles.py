@@ -11,6 +11,8 @@ import types
 
 import torch
 
+from codec.quantization.init import fill_codebooks_from_latents, probe_latents
+
 
 def import_reference_encodec() -> types.ModuleType:
     if "torchaudio" not in sys.modules:
@@ -24,18 +26,26 @@ def import_reference_encodec() -> types.ModuleType:
 
 
 def randomise_codebooks(model: torch.nn.Module, seed: int = 0) -> None:
-    """Give every codebook random entries (both references start from zeros, making every code 0)."""
+    """Give every codebook random entries that the encoder's latents actually reach.
+
+    Both references start from zero codebooks, which makes every code 0; unit-Gaussian entries are no
+    better (every frame picks the same entry), so each stage is drawn from the residuals it really sees.
+    Works for the reference, transformers and our own model (anything with `.encoder` and `...embed` buffers).
+    """
     generator = torch.Generator().manual_seed(seed)
+    buffers = dict(model.named_buffers())
+    embeds = [buffer for name, buffer in buffers.items() if name.endswith(".embed")]
+    config = getattr(model, "config", None)
+    channels = getattr(model, "channels", None) or getattr(config, "audio_channels", 1)
+    sample_rate = getattr(model, "sample_rate", None) or getattr(config, "sampling_rate", 24000)
+    latents = probe_latents(model.encoder, channels, sample_rate, generator)
+    fill_codebooks_from_latents(embeds, latents, generator)
     with torch.no_grad():
-        for name, buffer in model.named_buffers():
-            if name.endswith("embed") or name.endswith("embed_avg"):
-                buffer.copy_(torch.randn(buffer.shape, generator=generator))
+        for name, buffer in buffers.items():
+            if name.endswith("embed_avg"):
+                buffer.copy_(buffers[name[: -len("_avg")]])  # training state; keep it consistent
             elif name.endswith("inited"):
                 buffer.fill_(1.0)
-        # embed_avg is training state; keep embed and embed_avg equal so either layout loads the same.
-        for name, buffer in model.named_buffers():
-            if name.endswith("embed_avg"):
-                buffer.copy_(dict(model.named_buffers())[name[: -len("_avg")]])
 
 
 def reference_model(name: str, seed: int = 0) -> torch.nn.Module:

@@ -14,6 +14,7 @@ from torch import nn
 
 from codec.modules.seanet import SEANetDecoder, SEANetEncoder
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report
+from codec.quantization.init import fill_codebooks_from_latents, probe_latents
 from codec.quantization.rvq import ResidualVectorQuantizer
 from codec.specs import ModelSpec, get_spec
 
@@ -81,12 +82,14 @@ class EncodecModel(nn.Module):
         generator_state = torch.random.get_rng_state()
         try:
             torch.manual_seed(seed)
-            model = cls(spec)
-            for layer in model.quantizer.layers:
-                layer.codebook.embed.normal_()
+            model = cls(spec).eval()
         finally:
             torch.random.set_rng_state(generator_state)
-        return model.eval()
+        generator = torch.Generator().manual_seed(seed)
+        latents = probe_latents(model.encoder, spec.channels, spec.sample_rate, generator)
+        embeds = [layer.codebook.embed for layer in model.quantizer.layers]
+        fill_codebooks_from_latents(embeds, latents, generator)
+        return model
 
     @property
     def device(self) -> torch.device:
