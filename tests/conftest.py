@@ -71,8 +71,30 @@ def make_audio(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """`random_checkpoint("encodec_24khz", seed=0)` -> an official-layout `.th` of a random reference model.
+def reference_models() -> Callable[..., object]:
+    """`reference_models("encodec_24khz", seed=0)` -> the cached random-weights reference model (oracle).
+
+    Building one takes seconds (its codebooks are drawn from real latents), so each is built once per
+    session; tests that change its bandwidth must set it themselves.
+    """
+    cache: dict[tuple[str, int], object] = {}
+
+    def make(name: str = "encodec_24khz", seed: int = 0) -> object:
+        key = (name, seed)
+        if key not in cache:
+            from tests.oracles import reference_model
+
+            cache[key] = reference_model(name, seed)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(
+    tmp_path_factory: pytest.TempPathFactory, reference_models: Callable[..., object]
+) -> Callable[..., Path]:
+    """`random_checkpoint("encodec_24khz", seed=0)` -> an official-layout `.th` of `reference_models(...)`.
 
     Saved once per session; load it with `codec.api.load_model(name, weights=path)` or `ecdc --weights`.
     """
@@ -84,10 +106,8 @@ def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[...,
         if key not in cache:
             import torch
 
-            from tests.oracles import reference_model
-
             path = folder / f"{name}-random{seed}.th"
-            torch.save(reference_model(name, seed).state_dict(), path)
+            torch.save(reference_models(name, seed).state_dict(), path)  # type: ignore[attr-defined]
             cache[key] = path
         return cache[key]
 
@@ -108,3 +128,12 @@ def random_model() -> Callable[..., object]:
         return cache[key]
 
     return make
+
+
+@pytest.fixture
+def ecdc_module() -> object:
+    """`codec.ecdc` (the container reader/writer); skips the test until that package provides it."""
+    module = pytest.importorskip("codec.ecdc")
+    if not all(hasattr(module, name) for name in ("read_header", "write_ecdc", "read_ecdc")):
+        pytest.skip("codec.ecdc does not provide read_header / write_ecdc / read_ecdc yet")
+    return module

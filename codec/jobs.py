@@ -1,0 +1,445 @@
+"""File-level jobs shared by the CLI and the GUI: compress, decompress, decode, round trip, probe.
+
+Each job takes an optional `ProgressCallback` and `CancelToken`. Progress is one overall bar in
+thousandths, `(done, 1000)`, spanning its phases (load, read, encode, LM/write, decode, write); the
+cancel token is checked between phases and, inside the model and the `.ecdc` coder, between chunks.
+Outputs go through `codec.fileio.atomic_write`: a job that fails or is cancelled leaves no file, an
+input is never overwritten, and an existing output is refused unless `overwrite=True`.
+
+Importing this module is cheap (torch and the model code load on first use), so the GUI can `probe`
+files before any model exists.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+
+import numpy as np
+
+from codec.audio import check_audio_output, convert_audio, info_audio, read_audio, write_audio
+from codec.errors import CodecError
+from codec.fileio import StrPath, atomic_write, check_input, check_output
+from codec.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
+from codec.specs import get_spec
+
+if TYPE_CHECKING:
+    from codec.ecdc import EcdcHeader
+    from codec.models.encodec import EncodecModel, EncodedAudio
+    from codec.models.lm import LanguageModel
+
+ECDC_MAGIC = b"ECDC"
+
+
+class UnsupportedOptionError(CodecError, ValueError):
+    """A job option the chosen model cannot honour (e.g. LM coding with a model that has no LM)."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished job did. `ratio` is always audio bytes per `.ecdc` byte (e.g. 20.0 means 20:1)."""
+
+    src: Path
+    dst: Path | None
+    input_bytes: int
+    output_bytes: int
+    duration_s: float  # audio duration
+    seconds_taken: float
+    ratio: float
+    ecdc_bytes: int = 0
+    model: str = ""
+    bandwidth: float = 0.0
+    use_lm: bool = False
+    clipped: bool = False  # decoded samples went past +-0.99 and were clamped
+
+    @property
+    def bitrate_kbps(self) -> float:
+        """Bitrate of the `.ecdc` stream, header included."""
+        return 8 * self.ecdc_bytes / self.duration_s / 1000 if self.duration_s else 0.0
+
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of audio processed per second of work."""
+        return self.duration_s / self.seconds_taken if self.seconds_taken else 0.0
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """A file as the GUI and `ecdc info` describe it, from headers only (nothing is decoded)."""
+
+    path: Path
+    kind: Literal["audio", "ecdc"]
+    duration_s: float
+    sample_rate: int
+    channels: int
+    size_bytes: int
+    frames: int
+    format: str  # "ECDC", or soundfile's format and subtype, e.g. "WAV PCM_16"
+    header: EcdcHeader | None = None
+
+    @property
+    def bitrate_kbps(self) -> float:
+        return 8 * self.size_bytes / self.duration_s / 1000 if self.duration_s else 0.0
+
+
+class ModelPool:
+    """Loads each EnCodec model and language model once and shares it; safe to use from any thread.
+
+    `weights` / `lm_weights` map model names (full or short: "24khz") to local checkpoint files or HF
+    folders, used as given; other models load through `codec.weights` (download cache). Language models
+    run on `lm_device`, CPU by default: an LM-coded file decodes only where the LM computes bit-identical
+    probabilities, and the one-frame-at-a-time LM gains nothing from a GPU.
+    """
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        weights: dict[str, Path] | None = None,
+        lm_weights: dict[str, Path] | None = None,
+        lm_device: str = "cpu",
+    ) -> None:
+        self.device = device
+        self.lm_device = lm_device
+        self.weights = {get_spec(k).name: Path(v) for k, v in (weights or {}).items()}
+        self.lm_weights = {get_spec(k).name: Path(v) for k, v in (lm_weights or {}).items()}
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self._loaded: dict[tuple[str, str], Any] = {}
+
+    def _get(self, kind: str, name: str, load: Callable[[str], Any]) -> Any:
+        key = (kind, get_spec(name).name)
+        with self._lock:
+            if key in self._loaded:
+                return self._loaded[key]
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:  # one loader per model; other models load in parallel
+            with self._lock:
+                if key in self._loaded:
+                    return self._loaded[key]
+            value = load(key[1])
+            with self._lock:
+                self._loaded[key] = value
+            return value
+
+    def model(
+        self, name: str, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> EncodecModel:
+        """The EnCodec model `name`, loaded (and downloaded if needed) on first use."""
+        from codec.api import load_model  # noqa: PLC0415
+
+        def load(full: str) -> Any:
+            return load_model(
+                full, weights=self.weights.get(full), device=self.device, progress=progress, cancel=cancel
+            )
+
+        return self._get("model", name, load)
+
+    def lm(self, name: str) -> LanguageModel:
+        """The entropy-coding language model of `name`, loaded on first use."""
+        from codec.api import load_lm  # noqa: PLC0415
+
+        spec = get_spec(name)
+        if not spec.has_lm:
+            raise UnsupportedOptionError(f"{spec.name} has no language model for entropy coding.")
+        return self._get("lm", name, lambda full: load_lm(full, self.lm_weights.get(full), self.lm_device))
+
+    def loaded(self) -> list[str]:
+        """Names of what is in memory, e.g. ["model:encodec_24khz", "lm:encodec_24khz"]."""
+        with self._lock:
+            return [f"{kind}:{name}" for kind, name in self._loaded]
+
+    def clear(self) -> None:
+        """Forget every loaded model (frees memory once no job holds one)."""
+        with self._lock:
+            self._loaded.clear()
+
+
+class _Phases:
+    """Splits one overall progress bar (thousandths) into consecutive phases with given weights."""
+
+    def __init__(self, progress: ProgressCallback | None, cancel: CancelToken | None, **weights: float):
+        self._progress, self._cancel = progress, cancel
+        total = sum(weights.values())
+        self._spans: dict[str, tuple[float, float]] = {}
+        start = 0.0
+        for name, weight in weights.items():
+            self._spans[name] = (start, weight / total)
+            start += weight / total
+
+    def __call__(self, name: str) -> ProgressCallback | None:
+        """Enter phase `name`: check the cancel token, report its start, return its scaled callback."""
+        check_cancel(self._cancel)
+        start, span = self._spans[name]
+        report(self._progress, int(1000 * start), 1000)
+        return scaled(self._progress, start, span)
+
+    def finish(self) -> None:
+        report(self._progress, 1000, 1000)
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _check_compress_options(model_name: str, bandwidth: float, use_lm: bool) -> str:
+    spec = get_spec(model_name)
+    spec.check_bandwidth(bandwidth)
+    if use_lm and not spec.has_lm:
+        raise UnsupportedOptionError(f"{spec.name} has no language model; compress it without LM coding.")
+    return spec.name
+
+
+def encode_audio_file(
+    src: Path,
+    fo: BinaryIO,
+    model: EncodecModel,
+    bandwidth: float,
+    lm: LanguageModel | None,
+    phases: _Phases,
+    cancel: CancelToken | None,
+) -> EncodedAudio:
+    """Read audio -> convert -> encode -> write `.ecdc` to `fo`: the one path a streaming encoder replaces."""
+    import torch  # noqa: PLC0415
+
+    from codec.ecdc import write_ecdc  # noqa: PLC0415
+
+    phases("read")
+    audio, rate = read_audio(src)
+    audio = convert_audio(audio, rate, model.spec.sample_rate, model.spec.channels)
+    encoded = model.encode(torch.from_numpy(audio), bandwidth, progress=phases("encode"), cancel=cancel)
+    write_ecdc(fo, encoded, lm=lm, progress=phases("write"), cancel=cancel)
+    return encoded
+
+
+def _compress_phases(progress: ProgressCallback | None, cancel: CancelToken | None, use_lm: bool) -> _Phases:
+    if use_lm:  # the LM codes each frame in Python: it dominates the time
+        return _Phases(progress, cancel, load=2, read=3, encode=20, write=75)
+    return _Phases(progress, cancel, load=2, read=8, encode=85, write=5)
+
+
+def compress_file(
+    src: StrPath,
+    dst: StrPath,
+    *,
+    pool: ModelPool,
+    model_name: str,
+    bandwidth: float,
+    use_lm: bool = False,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> JobResult:
+    """Compress an audio file to `.ecdc`."""
+    started = time.perf_counter()
+    src, dst = Path(src), Path(dst)
+    name = _check_compress_options(model_name, bandwidth, use_lm)
+    info_audio(src)  # fail on an unreadable input before loading anything
+    check_output(dst, inputs=[src], overwrite=overwrite)
+    phases = _compress_phases(progress, cancel, use_lm)
+    model = pool.model(name, progress=phases("load"), cancel=cancel)
+    lm = pool.lm(name) if use_lm else None
+    with atomic_write(dst, overwrite, inputs=[src]) as fo:
+        encoded = encode_audio_file(src, fo, model, bandwidth, lm, phases, cancel)
+        check_cancel(cancel)
+    phases.finish()
+    input_bytes, output_bytes = _file_size(src), _file_size(dst)
+    return JobResult(
+        src=src,
+        dst=dst,
+        input_bytes=input_bytes,
+        output_bytes=output_bytes,
+        duration_s=encoded.length / model.spec.sample_rate,
+        seconds_taken=time.perf_counter() - started,
+        ratio=input_bytes / output_bytes if output_bytes else 0.0,
+        ecdc_bytes=output_bytes,
+        model=name,
+        bandwidth=bandwidth,
+        use_lm=use_lm,
+    )
+
+
+def _read_header(src: Path) -> EcdcHeader:
+    from codec.ecdc import read_header  # noqa: PLC0415
+
+    check_input(src)
+    with open(src, "rb") as fo:
+        return read_header(fo)
+
+
+def _decode(
+    source: BinaryIO, pool: ModelPool, phases: _Phases, cancel: CancelToken | None, read: str = "read"
+) -> tuple[np.ndarray, int, EncodedAudio]:
+    """Read `.ecdc` (with LM decoding if it was LM-coded) and decode it to float32 `[C, T]`."""
+    from codec.ecdc import read_ecdc  # noqa: PLC0415
+
+    encoded = read_ecdc(source, lm_loader=pool.lm, progress=phases(read), cancel=cancel)
+    model = pool.model(encoded.model, cancel=cancel)
+    audio = model.decode(encoded, progress=phases("decode"), cancel=cancel)
+    return audio.detach().cpu().numpy().astype(np.float32, copy=False), model.spec.sample_rate, encoded
+
+
+def _decode_phases(progress: ProgressCallback | None, cancel: CancelToken | None, use_lm: bool) -> _Phases:
+    if use_lm:
+        return _Phases(progress, cancel, load=2, read=75, decode=20, write=3)
+    return _Phases(progress, cancel, load=2, read=3, decode=85, write=10)
+
+
+def decode_file(
+    src_ecdc: StrPath,
+    *,
+    pool: ModelPool,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode a `.ecdc` file in memory: float32 `[channels, frames]` at the model's rate, and the rate."""
+    src = Path(src_ecdc)
+    header = _read_header(src)
+    phases = _decode_phases(progress, cancel, header.use_lm)
+    pool.model(header.model, progress=phases("load"), cancel=cancel)
+    with open(src, "rb") as fo:
+        audio, rate, _ = _decode(fo, pool, phases, cancel)
+    phases.finish()
+    return audio, rate
+
+
+def decompress_file(
+    src_ecdc: StrPath,
+    dst_audio: StrPath,
+    *,
+    pool: ModelPool,
+    subtype: str = "PCM_16",
+    rescale: bool = False,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> JobResult:
+    """Decode a `.ecdc` file to .wav or .flac (`subtype` "PCM_16", "PCM_24" or "FLOAT")."""
+    started = time.perf_counter()
+    src, dst = Path(src_ecdc), Path(dst_audio)
+    header = _read_header(src)
+    check_audio_output(dst, subtype, overwrite=overwrite, inputs=[src])
+    phases = _decode_phases(progress, cancel, header.use_lm)
+    pool.model(header.model, progress=phases("load"), cancel=cancel)
+    with open(src, "rb") as fo:
+        audio, rate, encoded = _decode(fo, pool, phases, cancel)
+    phases("write")
+    clipped = write_audio(dst, audio, rate, subtype, rescale, overwrite=overwrite, inputs=[src])
+    phases.finish()
+    input_bytes, output_bytes = _file_size(src), _file_size(dst)
+    return JobResult(
+        src=src,
+        dst=dst,
+        input_bytes=input_bytes,
+        output_bytes=output_bytes,
+        duration_s=encoded.length / rate,
+        seconds_taken=time.perf_counter() - started,
+        ratio=output_bytes / input_bytes if input_bytes else 0.0,
+        ecdc_bytes=input_bytes,
+        model=encoded.model,
+        bandwidth=encoded.bandwidth,
+        use_lm=header.use_lm,
+        clipped=clipped,
+    )
+
+
+def roundtrip_file(
+    src_audio: StrPath,
+    dst_audio: StrPath,
+    *,
+    pool: ModelPool,
+    model_name: str,
+    bandwidth: float,
+    use_lm: bool = False,
+    subtype: str = "PCM_16",
+    rescale: bool = False,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> JobResult:
+    """Compress to `.ecdc` bytes in memory and decode those bytes to .wav/.flac: hear what a file sounds like.
+
+    Like the reference CLI, it decodes the actual bitstream (LM decoding included), not the codes.
+    """
+    started = time.perf_counter()
+    src, dst = Path(src_audio), Path(dst_audio)
+    name = _check_compress_options(model_name, bandwidth, use_lm)
+    info_audio(src)
+    check_audio_output(dst, subtype, overwrite=overwrite, inputs=[src])
+    if use_lm:  # LM coding and LM decoding dominate
+        phases = _Phases(progress, cancel, load=2, read=2, encode=10, write=40, unpack=40, decode=5, save=1)
+    else:
+        phases = _Phases(progress, cancel, load=2, read=4, encode=45, write=2, unpack=1, decode=44, save=2)
+    model = pool.model(name, progress=phases("load"), cancel=cancel)
+    lm = pool.lm(name) if use_lm else None
+    buffer = io.BytesIO()
+    encode_audio_file(src, buffer, model, bandwidth, lm, phases, cancel)
+    ecdc_bytes = len(buffer.getvalue())
+    buffer.seek(0)
+    audio, _, encoded = _decode(buffer, pool, phases, cancel, read="unpack")
+    phases("save")
+    rate = model.spec.sample_rate
+    clipped = write_audio(dst, audio, rate, subtype, rescale, overwrite=overwrite, inputs=[src])
+    phases.finish()
+    input_bytes, output_bytes = _file_size(src), _file_size(dst)
+    return JobResult(
+        src=src,
+        dst=dst,
+        input_bytes=input_bytes,
+        output_bytes=output_bytes,
+        duration_s=encoded.length / rate,
+        seconds_taken=time.perf_counter() - started,
+        ratio=input_bytes / ecdc_bytes if ecdc_bytes else 0.0,
+        ecdc_bytes=ecdc_bytes,
+        model=name,
+        bandwidth=bandwidth,
+        use_lm=use_lm,
+        clipped=clipped,
+    )
+
+
+def is_ecdc(path: StrPath) -> bool:
+    """True when the file starts with the `.ecdc` magic bytes (whatever its extension)."""
+    try:
+        with open(path, "rb") as fo:
+            return fo.read(len(ECDC_MAGIC)) == ECDC_MAGIC
+    except OSError:
+        return False
+
+
+def probe(path: StrPath) -> MediaInfo:
+    """Describe an audio or `.ecdc` file from its header; raises a `CodecError` for anything else."""
+    p = check_input(path)
+    size = _file_size(p)
+    if is_ecdc(p):
+        header = _read_header(p)
+        spec = header.spec
+        return MediaInfo(
+            path=p,
+            kind="ecdc",
+            duration_s=header.duration_s,
+            sample_rate=spec.sample_rate,
+            channels=spec.channels,
+            size_bytes=size,
+            frames=header.length,
+            format="ECDC",
+            header=header,
+        )
+    info = info_audio(p)
+    return MediaInfo(
+        path=p,
+        kind="audio",
+        duration_s=info.duration_s,
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        size_bytes=size,
+        frames=info.frames,
+        format=f"{info.format} {info.subtype}",
+    )
