@@ -92,6 +92,8 @@ class MainWindow(QMainWindow):
         self.weights_dialog: WeightsDialog | None = None
         self.models_dialog: ModelsDialog | None = None
         self.compare_windows: list[QWidget] = []
+        self.player: Any = None  # app.player.Player, created on first playback
+        self._playing_item: int | None = None
         self._pending_weights: list[tuple[str, str]] = []
         self._shown = False
 
@@ -373,7 +375,8 @@ class MainWindow(QMainWindow):
         self.compress_selected_action.setEnabled(
             any(i.kind is ItemKind.AUDIO and i.id in self.queue.compressible_ids() for i in selected)
         )
-        self.play_action.setEnabled(has_ecdc)
+        self.play_action.setEnabled(has_ecdc or (self.player is not None and self.player.playing))
+        self.play_action.setText("&Stop" if self.player is not None and self.player.playing else "&Play")
         self.decode_action.setEnabled(has_ecdc and item is not None and item.kind is ItemKind.ECDC)
         self.export_wav_action.setEnabled(has_ecdc)
         self.export_flac_action.setEnabled(has_ecdc)
@@ -482,27 +485,39 @@ class MainWindow(QMainWindow):
 
     # --- per-item actions ---------------------------------------------------------------------------------
     def play_selected(self) -> None:
-        """Decode the selected item's `.ecdc` on a worker, then hand the audio to `play_audio`."""
+        """Play (or stop) the selected item's `.ecdc`: decoded on a worker, then handed to `play_audio`."""
         item = self.current_item()
+        if self.player is not None and self.player.playing:
+            self.player.pause()
+            if item is None or item.id == self._playing_item:
+                return
         if item is not None and item.ecdc_path is not None and item.activity is None:
             self.queue.decode(item.id)
 
-    def play_audio(self, audio: Any, sample_rate: int, title: str) -> None:
-        """PLAYER HOOK: plays decoded audio through `app/player.py` (the listening engineer's module).
+    def play_audio(self, audio: Any, sample_rate: int, title: str, item_id: int | None = None) -> bool:
+        """PLAYER HOOK: play decoded float32 `[channels, frames]` audio through `app.player.Player`.
 
-        `audio` is float32 `[channels, frames]` at `sample_rate`. Until that module lands, the status bar says
-        playback is unavailable.
+        Returns False (with the reason in the status bar) where playback is not available.
         """
-        if not module_available(PLAYER_MODULE):
-            self.statusBar().showMessage(f"Decoded {title}; playback is not available in this build.", 6000)
-            return
-        player = importlib.import_module(PLAYER_MODULE)
-        play = getattr(player, "play_audio", None)
-        if play is None:
-            self.statusBar().showMessage(f"Decoded {title}; app.player has no play_audio().", 6000)
-            return
-        play(audio, sample_rate, title=title, parent=self)
-        self.statusBar().showMessage(f"Playing {title}", 4000)
+        if self.player is None:
+            if not module_available(PLAYER_MODULE):
+                self.statusBar().showMessage(
+                    f"Decoded {title}; playback is not available in this build.", 6000
+                )
+                return False
+            player_module = importlib.import_module(PLAYER_MODULE)
+            self.player = player_module.Player(self)
+            self.player.errorOccurred.connect(lambda message: self.statusBar().showMessage(message, 8000))
+            self.player.playingChanged.connect(lambda _playing: self._update_item_actions())
+        if not self.player.available:
+            self.statusBar().showMessage(self.player.unavailable_reason, 8000)
+            return False
+        self.player.set_sources([audio], sample_rate)
+        self.player.seek(0)
+        self.player.play()
+        self._playing_item = item_id
+        self.statusBar().showMessage(f"Playing {title} (Space stops)", 6000)
+        return True
 
     def decode_selected(self) -> None:
         """Decode the selected `.ecdc` to a WAV beside it (or in the output folder), never overwriting."""
@@ -585,7 +600,7 @@ class MainWindow(QMainWindow):
             return
         if action == "decode":
             audio, rate = result
-            self.play_audio(audio, rate, (item.ecdc_path or item.path).name)
+            self.play_audio(audio, rate, (item.ecdc_path or item.path).name, item_id)
         elif action in ("export", "save"):
             self.statusBar().showMessage(f"Wrote {Path(result)}", 8000)
 
@@ -687,6 +702,8 @@ class MainWindow(QMainWindow):
         for dialog in (self.weights_dialog, self.models_dialog):
             if dialog is not None and dialog.isVisible():
                 dialog.reject()
+        if self.player is not None:
+            self.player.close()
         self.runner.cancel_all()
         self.runner.wait(10_000)
         self.settings.geometry = self.saveGeometry()
