@@ -1,0 +1,261 @@
+"""The compare view's state and work, without widgets: the source audio, the ladder, spectrogram images.
+
+Every slow step runs on the `TaskRunner` (never on the UI thread) and reports back with a signal:
+
+    session = CompareSession(path, tasks, pool, "encode_24khz")
+    session.sourceLoaded.connect(...)     # the original is in `session.audio`
+    session.run_ladder([1.5, 6.0, 24.0])  # -> ladderProgress, then ladderFinished(rungs) or ladderFailed(msg)
+    session.request_image(1, "signal", "mel")   # -> imageReady(SpectrogramImage)
+
+Versions are numbered as the player numbers them: 0 is the original, 1..n the ladder's rungs in order.
+Ladder rungs are kept for the whole application session in `SESSION_CACHE` (keyed by file, model and
+bandwidth), so reopening a file's compare view does not encode again; spectrograms are kept per session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from codec.errors import Cancelled
+from codec.ladder import LadderCache, LadderRung, encode_ladder, source_key
+from codec.metrics import default_n_fft
+from codec.spectrogram import FrequencyScale, Spectrogram, compute_spectrogram
+
+ImageKind = Literal["signal", "difference"]
+
+#: Ladder rungs kept for the application's lifetime, shared by every compare window.
+SESSION_CACHE = LadderCache()
+
+#: Rows of a log or mel image (a linear image keeps one row per FFT bin).
+MAPPED_ROWS = 320
+
+
+@dataclass(frozen=True)
+class SpectrogramImage:
+    """A dB image ready for `SpectrogramView.set_image`, and what it shows."""
+
+    version: int
+    kind: ImageKind
+    scale: FrequencyScale
+    db: np.ndarray  # [frames, rows]
+    edges: np.ndarray  # row edges in the scale's units
+    x0: float  # seconds
+    x1: float
+
+
+def make_image(
+    spectrogram: Spectrogram, version: int, kind: ImageKind, scale: FrequencyScale
+) -> SpectrogramImage:
+    db, edges = spectrogram.image(scale, None if scale == "linear" else MAPPED_ROWS)
+    half_frame = spectrogram.hop / spectrogram.sample_rate / 2
+    return SpectrogramImage(
+        version,
+        kind,
+        scale,
+        db,
+        edges,
+        -half_frame,
+        spectrogram.frames * spectrogram.hop / spectrogram.sample_rate - half_frame,
+    )
+
+
+class CompareSession(QObject):
+    """Loads one source file and produces its ladder and spectrograms on the task runner."""
+
+    sourceLoaded = Signal()
+    sourceFailed = Signal(str)
+    ladderStarted = Signal()
+    ladderProgress = Signal(int, int)
+    ladderFinished = Signal(list)  # list[LadderRung]
+    ladderFailed = Signal(str)  # "" when cancelled
+    imageReady = Signal(object)  # SpectrogramImage
+    imageFailed = Signal(str)
+
+    def __init__(
+        self,
+        source_path: Path,
+        tasks: Any,
+        pool: Any,
+        model_name: str,
+        parent: QObject | None = None,
+        cache: LadderCache | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.source_path = Path(source_path)
+        self.tasks = tasks
+        self.pool = pool
+        self.model_name = model_name
+        self.cache = SESSION_CACHE if cache is None else cache
+        self.audio: np.ndarray | None = None  # [C, T] float32
+        self.sample_rate = 0
+        self.rungs: list[LadderRung] = []
+        self._ladder_handle: Any = None
+        self._spectrograms: dict[tuple[int, ImageKind], Spectrogram] = {}
+        self._pending: set[tuple[int, ImageKind, FrequencyScale]] = set()
+        self._closed = False
+
+    # -- the source ---------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read the source file on a worker; `sourceLoaded` or `sourceFailed` follows."""
+        from codec.audio import read_audio  # noqa: PLC0415 - soundfile only when a window opens
+
+        path = self.source_path
+        self.tasks.run(
+            lambda progress, cancel: read_audio(path),
+            on_done=self._loaded,
+            on_error=lambda exc: self._emit(self.sourceFailed, str(exc)),
+            lane="io",
+        )
+
+    def _loaded(self, result: tuple[np.ndarray, int]) -> None:
+        if self._closed:
+            return
+        self.audio, self.sample_rate = result
+        self.sourceLoaded.emit()
+
+    @property
+    def loaded(self) -> bool:
+        return self.audio is not None
+
+    @property
+    def duration(self) -> float:
+        return self.audio.shape[-1] / self.sample_rate if self.audio is not None else 0.0
+
+    @property
+    def source_bytes(self) -> int:
+        try:
+            return self.source_path.stat().st_size
+        except OSError:
+            return 0
+
+    # -- versions -----------------------------------------------------------------------------------
+
+    def version_count(self) -> int:
+        return 1 + len(self.rungs)
+
+    def version_audio(self, index: int) -> np.ndarray:
+        if self.audio is None:
+            raise RuntimeError("the source is not loaded yet.")
+        return self.audio if index == 0 else self.rungs[index - 1].audio
+
+    def version_label(self, index: int) -> str:
+        return "Original" if index == 0 else self.rungs[index - 1].label
+
+    def versions(self) -> list[np.ndarray]:
+        return [self.version_audio(i) for i in range(self.version_count())]
+
+    # -- the ladder ---------------------------------------------------------------------------------
+
+    @property
+    def ladder_running(self) -> bool:
+        return self._ladder_handle is not None
+
+    def cached_bandwidths(self, bandwidths: Sequence[float]) -> list[float]:
+        """Which of `bandwidths` the session cache already holds for this file and model."""
+        try:
+            key = source_key(self.source_path)
+        except OSError:
+            return []
+        from codec.specs import get_spec  # noqa: PLC0415
+
+        name = get_spec(self.model_name).name
+        return [b for b in bandwidths if self.cache.get(key, name, b) is not None]
+
+    def run_ladder(self, bandwidths: Sequence[float]) -> None:
+        """Encode the source at `bandwidths` (cached rungs are reused) on the model lane."""
+        if self.audio is None or self.ladder_running or not bandwidths:
+            return
+        audio, rate, pool, name, cache = self.audio, self.sample_rate, self.pool, self.model_name, self.cache
+        key = source_key(self.source_path)
+        wanted = sorted(bandwidths)
+
+        def job(progress: Any, cancel: Any) -> list[LadderRung]:
+            model = pool.model(name)
+            return encode_ladder(
+                model, audio, rate, wanted, cache=cache, source=key, progress=progress, cancel=cancel
+            )
+
+        self.ladderStarted.emit()
+        self._ladder_handle = self.tasks.run(
+            job, on_progress=self._ladder_progress, on_done=self._ladder_done, on_error=self._ladder_error
+        )
+        if self._ladder_handle is not None and getattr(self._ladder_handle, "finished", False):
+            self._ladder_handle = None  # a synchronous runner already reported back
+
+    def cancel_ladder(self) -> None:
+        if self._ladder_handle is not None:
+            self._ladder_handle.cancel()
+
+    def _ladder_progress(self, done: int, total: int) -> None:
+        self._emit(self.ladderProgress, done, total)
+
+    def _ladder_done(self, rungs: list[LadderRung]) -> None:
+        self._ladder_handle = None
+        if self._closed:
+            return
+        self.rungs = list(rungs)
+        self._spectrograms = {k: v for k, v in self._spectrograms.items() if k[0] == 0 and k[1] == "signal"}
+        self._pending.clear()
+        self.ladderFinished.emit(self.rungs)
+
+    def _ladder_error(self, exc: BaseException) -> None:
+        self._ladder_handle = None
+        self._emit(self.ladderFailed, "" if isinstance(exc, Cancelled) else str(exc))
+
+    # -- spectrograms -------------------------------------------------------------------------------
+
+    def request_image(self, version: int, kind: ImageKind, scale: FrequencyScale) -> None:
+        """Compute (or reuse) the spectrogram of a version or of its difference from the original, mapped
+        to `scale`, on a worker; `imageReady` follows."""
+        if self.audio is None or not 0 <= version < self.version_count():
+            return
+        if kind == "difference" and version == 0:
+            return
+        request = (version, kind, scale)
+        if request in self._pending:
+            return
+        self._pending.add(request)
+        cached = self._spectrograms.get((version, kind))
+        signal = None
+        if cached is None:
+            signal = self.version_audio(version)
+            if kind == "difference":
+                signal = signal - self.audio
+        rate = self.sample_rate
+        rungs = self.rungs
+
+        def job(progress: Any, cancel: Any) -> tuple[Spectrogram, SpectrogramImage]:
+            spectrogram = cached or compute_spectrogram(
+                signal, rate, n_fft=default_n_fft(rate), progress=progress, cancel=cancel
+            )
+            return spectrogram, make_image(spectrogram, version, kind, scale)
+
+        def done(result: tuple[Spectrogram, SpectrogramImage]) -> None:
+            self._pending.discard(request)
+            if self._closed or rungs is not self.rungs:
+                return  # the ladder changed meanwhile: this image is of versions that are gone
+            self._spectrograms[(version, kind)] = result[0]
+            self.imageReady.emit(result[1])
+
+        def failed(exc: BaseException) -> None:
+            self._pending.discard(request)
+            if not isinstance(exc, Cancelled):
+                self._emit(self.imageFailed, str(exc))
+
+        self.tasks.run(job, on_done=done, on_error=failed, lane="io")
+
+    def close(self) -> None:
+        """Stop reporting (the window is closing) and cancel the ladder."""
+        self._closed = True
+        self.cancel_ladder()
+
+    def _emit(self, signal: Any, *args: Any) -> None:
+        if not self._closed:
+            signal.emit(*args)

@@ -1,0 +1,36 @@
+"""A ViewBox for time plots where a click seeks and a left-drag selects a time range.
+
+Panning stays available with Shift+left-drag or the middle button; the wheel zooms; right-drag zooms as in
+every pyqtgraph plot.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+
+
+class SelectViewBox(pg.ViewBox):
+    """Emits `clicked(x)` for a left click and `rangeDragged(x0, x1, finished)` while left-dragging."""
+
+    clicked = Signal(float)
+    rangeDragged = Signal(float, float, bool)
+
+    def mouseClickEvent(self, ev: object) -> None:  # noqa: N802 - pyqtgraph API
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit(float(self.mapSceneToView(ev.scenePos()).x()))
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev: object, axis: int | None = None) -> None:  # noqa: N802
+        selecting = ev.button() == Qt.MouseButton.LeftButton and not (
+            ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        )
+        if not selecting:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        start = float(self.mapSceneToView(ev.buttonDownScenePos()).x())
+        now = float(self.mapSceneToView(ev.scenePos()).x())
+        self.rangeDragged.emit(min(start, now), max(start, now), bool(ev.isFinish()))

@@ -1,0 +1,219 @@
+"""A bitrate ladder: one audio encoded at several bandwidths, each rung decoded back and scored.
+
+Each `LadderRung` holds the exact `.ecdc` size and the effective bitrate it gives, the decoded audio brought
+back to the original's rate, channel count and length (sample-aligned with the original, ready for A/B
+playback), and the objective metrics against the original (`codec.metrics`).
+
+    rungs = encode_ladder(model, audio, 44_100, [1.5, 6.0, 24.0], progress=cb, cancel=token)
+    for rung in rungs:
+        print(rung.label, f"{rung.bitrate_kbps:.2f} kbps", rung.ecdc_bytes, rung.si_sdr)
+
+`LadderCache` keeps rungs for a session, keyed by source file, model and bandwidth, so asking again for a
+rung already made costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from codec.audio import convert_audio
+from codec.metrics import log_mel_distance, si_sdr
+from codec.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
+from codec.specs import format_bandwidth
+
+if TYPE_CHECKING:
+    from codec.models.encodec import EncodecModel, EncodedAudio
+
+#: Share of one rung's progress spent encoding, decoding, then scoring.
+_ENCODE, _DECODE = 0.45, 0.45
+
+
+@dataclass(frozen=True, eq=False)
+class LadderRung:
+    """One bandwidth of the ladder."""
+
+    model: str
+    bandwidth: float
+    num_codebooks: int
+    ecdc_bytes: int
+    sample_rate: int  # the original's
+    audio: np.ndarray  # float32 [C, T]: decoded, at the original's rate, channels and length
+    si_sdr: float  # dB against the original, higher is better
+    log_mel_distance: float  # dB against the original, lower is better
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[-1] / self.sample_rate
+
+    @property
+    def bitrate_kbps(self) -> float:
+        """Effective bitrate: the `.ecdc` file's bits (header included) per second of audio."""
+        return self.ecdc_bytes * 8 / self.duration_s / 1000 if self.duration_s else 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{format_bandwidth(self.bandwidth)} kbps"
+
+
+def ecdc_size(encoded: EncodedAudio, lm: Any = None) -> int:
+    """Bytes of the `.ecdc` file `codec.ecdc` writes for `encoded` (entropy coded with `lm` when given)."""
+    from codec.ecdc import encode_bytes  # noqa: PLC0415 - the container is only needed here
+
+    return len(encode_bytes(encoded, lm=lm))
+
+
+def model_input(model: EncodecModel, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`audio` [C, T] converted to the model's rate and channel count (float32)."""
+    spec = model.spec
+    return convert_audio(np.asarray(audio, dtype=np.float32), sample_rate, spec.sample_rate, spec.channels)
+
+
+def back_to_original(
+    decoded: np.ndarray, model_rate: int, sample_rate: int, channels: int, length: int
+) -> np.ndarray:
+    """Decoded model output [c, n] -> the original's rate, channel count and exactly `length` samples."""
+    out = convert_audio(np.asarray(decoded, dtype=np.float32), model_rate, sample_rate, channels)
+    if out.shape[-1] >= length:
+        return np.ascontiguousarray(out[:, :length])
+    return np.pad(out, ((0, 0), (0, length - out.shape[-1])))
+
+
+def encode_rung(
+    model: EncodecModel,
+    audio: np.ndarray,
+    sample_rate: int,
+    bandwidth: float,
+    *,
+    lm: Any = None,
+    prepared: np.ndarray | None = None,
+    size_of: Callable[[EncodedAudio], int] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> LadderRung:
+    """Encode `audio` [C, T] at `sample_rate` with `model` at `bandwidth`, decode, align and score it.
+
+    `prepared` is `model_input(model, audio, sample_rate)` when the caller already has it. `size_of` gives
+    the `.ecdc` size of the codes (default: `ecdc_size` with `lm`). Progress is in thousandths.
+    """
+    import torch  # noqa: PLC0415 - keep `import codec.ladder` free of torch
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 2 or audio.shape[-1] == 0:
+        raise ValueError("audio must be a non-empty [C, T] array.")
+    model.spec.check_bandwidth(bandwidth)
+    if prepared is None:
+        prepared = model_input(model, audio, sample_rate)
+    check_cancel(cancel)
+    encoded = model.encode(
+        torch.from_numpy(prepared), bandwidth, progress=scaled(progress, 0.0, _ENCODE), cancel=cancel
+    )
+    size = size_of(encoded) if size_of is not None else ecdc_size(encoded, lm)
+    check_cancel(cancel)
+    decoded = model.decode(encoded, progress=scaled(progress, _ENCODE, _DECODE), cancel=cancel)
+    check_cancel(cancel)
+    aligned = back_to_original(
+        decoded.numpy(), model.spec.sample_rate, sample_rate, audio.shape[0], audio.shape[-1]
+    )
+    rung = LadderRung(
+        model=model.spec.name,
+        bandwidth=bandwidth,
+        num_codebooks=encoded.num_codebooks,
+        ecdc_bytes=size,
+        sample_rate=sample_rate,
+        audio=aligned,
+        si_sdr=si_sdr(audio, aligned),
+        log_mel_distance=log_mel_distance(audio, aligned, sample_rate),
+    )
+    report(progress, 1000, 1000)
+    return rung
+
+
+def source_key(path: str | os.PathLike[str]) -> str:
+    """Identity of a source file for caching: resolved path, size and modification time."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return f"{p}|{st.st_size}|{st.st_mtime_ns}"
+
+
+class LadderCache:
+    """Rungs kept for a session, keyed by (source key, model, bandwidth, with LM). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rungs: dict[tuple[str, str, float, bool], LadderRung] = {}
+
+    @staticmethod
+    def key(source: str, model: str, bandwidth: float, lm: bool = False) -> tuple[str, str, float, bool]:
+        return (source, model, round(float(bandwidth), 6), bool(lm))
+
+    def get(self, source: str, model: str, bandwidth: float, lm: bool = False) -> LadderRung | None:
+        with self._lock:
+            return self._rungs.get(self.key(source, model, bandwidth, lm))
+
+    def put(self, source: str, rung: LadderRung, lm: bool = False) -> None:
+        with self._lock:
+            self._rungs[self.key(source, rung.model, rung.bandwidth, lm)] = rung
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rungs)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rungs.clear()
+
+
+def encode_ladder(
+    model: EncodecModel,
+    audio: np.ndarray,
+    sample_rate: int,
+    bandwidths: Sequence[float] | None = None,
+    *,
+    lm: Any = None,
+    cache: LadderCache | None = None,
+    source: str | None = None,
+    size_of: Callable[[EncodedAudio], int] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[LadderRung]:
+    """One `LadderRung` per bandwidth (default: all the model offers), in the order given.
+
+    With a `cache` and a `source` key (`source_key(path)`), rungs already in the cache are reused and new
+    ones are added. Progress is in thousandths of the whole ladder; `cancel` is checked between and inside
+    rungs (raises `Cancelled`; rungs finished before that stay cached).
+    """
+    bandwidths = list(model.spec.bandwidths if bandwidths is None else bandwidths)
+    for bandwidth in bandwidths:
+        model.spec.check_bandwidth(bandwidth)
+    use_cache = cache is not None and source is not None
+    prepared: np.ndarray | None = None
+    rungs: list[LadderRung] = []
+    for index, bandwidth in enumerate(bandwidths):
+        check_cancel(cancel)
+        rung = cache.get(source, model.spec.name, bandwidth, lm is not None) if use_cache else None
+        if rung is None:
+            if prepared is None:
+                prepared = model_input(model, audio, sample_rate)
+            rung = encode_rung(
+                model,
+                audio,
+                sample_rate,
+                bandwidth,
+                lm=lm,
+                prepared=prepared,
+                size_of=size_of,
+                progress=scaled(progress, index / len(bandwidths), 1 / len(bandwidths)),
+                cancel=cancel,
+            )
+            if use_cache:
+                cache.put(source, rung, lm is not None)
+        rungs.append(rung)
+        report(progress, int(1000 * (index + 1) / len(bandwidths)), 1000)
+    return rungs
