@@ -135,7 +135,7 @@ def identify_hf_folder(folder: Path) -> WeightsEntry:
         raise WeightsError(f"{config_path} is not readable JSON.") from exc
     if not isinstance(config, dict) or config.get("model_type", "encodec") != "encodec":
         raise WeightsError(f"{config_path} does not describe an EnCodec model.")
-    rate = config.get("sampling_rate")
+    rate = config.get("sampling_rate", 24_000)  # missing keys take transformers' EncodecConfig defaults
     channels = config.get("audio_channels", 1)
     bins = config.get("codebook_size", 1024)
     for entry in (e for e in REGISTRY.values() if e.layout == "hf"):

@@ -283,9 +283,12 @@ def make_official_checkpoint(name: str, folder: Path, seed: int = 0) -> Path:
     return path
 
 
-def make_hf_checkpoint(model: str, folder: Path, seed: int = 0, preprocessor: bool = True) -> Path:
+def make_hf_checkpoint(
+    model: str, folder: Path, seed: int = 0, preprocessor: bool = True, randomise: bool = True
+) -> Path:
     """``save_pretrained`` a random-weights transformers EncodecModel for `model` (a spec name) into
-    ``folder/<model>``; with `preprocessor`, a ``preprocessor_config.json`` like the hub's too."""
+    ``folder/<model>``; with `preprocessor`, a ``preprocessor_config.json`` like the hub's too. Without
+    `randomise` the codebooks keep transformers' initial values (faster; fine for transfer tests)."""
     import torch
 
     from tests.oracles import randomise_codebooks
@@ -302,7 +305,8 @@ def make_hf_checkpoint(model: str, folder: Path, seed: int = 0, preprocessor: bo
         torch.manual_seed(seed)
         config = EncodecConfig(**HF_CONFIGS[model])
         hf_model = EncodecModel(config).eval()
-        randomise_codebooks(hf_model, seed)
+        if randomise:
+            randomise_codebooks(hf_model, seed)
         target = folder / model
         hf_model.save_pretrained(target)
     finally:

@@ -31,7 +31,9 @@ def model_24_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def hf_32_folder(tmp_path_factory):
     """A random-weights Hugging Face 32 kHz folder, without preprocessor_config.json (~236 MB)."""
-    return make_hf_checkpoint("encodec_32khz", tmp_path_factory.mktemp("hf"), preprocessor=False)
+    return make_hf_checkpoint(
+        "encodec_32khz", tmp_path_factory.mktemp("hf"), preprocessor=False, randomise=False
+    )
 
 
 @pytest.fixture
