@@ -29,6 +29,7 @@ USER_AGENT = "encodec-studio"
 IMPORT_HINT = "`ecdc models import PATH` or the Import button in the Models window"
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
 
 
 class NotOnServerError(WeightsError):
@@ -41,6 +42,10 @@ class _Interrupted(Exception):
 
 class _RestartFromZero(Exception):
     """The server cannot continue the partial file; it must be fetched again from its first byte."""
+
+
+class _AlreadyComplete(Exception):
+    """The partial file already holds every byte (a download stopped during verification)."""
 
 
 def default_timeout() -> float:
@@ -78,6 +83,8 @@ def download_file(
             break
         except _RestartFromZero:
             part.unlink(missing_ok=True)
+        except _AlreadyComplete:
+            break
         except _Interrupted as exc:
             if _size(part) > before and resumes < MAX_RESUMES:
                 resumes += 1
@@ -113,7 +120,7 @@ def _transfer(
     if offset:
         headers["Range"] = f"bytes={offset}-"
     host = urlparse(url).netloc
-    with _open(url, headers, label, timeout) as response:
+    with _open(url, headers, offset, label, timeout) as response:
         length = _int_header(response, "Content-Length")
         if response.status == 206:
             match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
@@ -149,13 +156,18 @@ def _transfer(
         raise _Interrupted(f"the connection closed after {_mb(done)} of {_mb(total)}")
 
 
-def _open(url: str, headers: dict[str, str], label: str, timeout: float) -> http.client.HTTPResponse:
+def _open(
+    url: str, headers: dict[str, str], offset: int, label: str, timeout: float
+) -> http.client.HTTPResponse:
     host = urlparse(url).netloc
     try:
         return urlopen(Request(url, headers=headers), timeout=timeout)
     except HTTPError as exc:
         exc.close()
-        if exc.code == 416 and "Range" in headers:
+        if exc.code == 416 and offset:
+            match = _UNSATISFIED_RANGE.match(exc.headers.get("Content-Range", ""))
+            if match and int(match.group(1)) == offset:
+                raise _AlreadyComplete from None
             raise _RestartFromZero from None
         if exc.code == 404:
             raise NotOnServerError(

@@ -164,7 +164,10 @@ def _download(
     # A Hugging Face folder: its files go into `<name>.part/` (each through its own `.part` file, so
     # every file resumes), then the folder is checked and renamed into place.
     work = part_path(final)
-    work.mkdir(exist_ok=True)
+    try:
+        work.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise WeightsError(f"Cannot create {work} ({exc.strerror or exc}).") from exc
     done = 0
     for file in entry.files:
         dest = work / file
@@ -173,8 +176,10 @@ def _download(
             def sub(part: int, total: int, before: int = done) -> None:
                 report(progress, before + part, before + total if total else 0)
 
+            # Only the weights report progress: a bar that reached 100 % on a 1 kB config would jump back.
+            track = sub if file == "model.safetensors" else None
             try:
-                download_file(entry.url(file), dest, progress=sub, cancel=cancel, timeout=timeout)
+                download_file(entry.url(file), dest, progress=track, cancel=cancel, timeout=timeout)
             except NotOnServerError:
                 if file in HF_REQUIRED_FILES:
                     raise
@@ -190,5 +195,10 @@ def _download(
             f"The download of {entry.name} failed verification ({str(exc).rstrip('.')}), so it was "
             "deleted; try again or use another mirror."
         ) from exc
-    replace_path(work, final)
+    try:
+        replace_path(work, final)
+    except OSError as exc:
+        raise WeightsError(
+            f"Cannot move the downloaded {entry.name} into {final} ({exc.strerror or exc})."
+        ) from exc
     return final

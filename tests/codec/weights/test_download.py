@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 
 import numpy as np
@@ -87,6 +88,16 @@ def test_partial_file_longer_than_the_file_restarts(server, served_lm, isolated_
     assert file_sha256(path) == file_sha256(served_lm)
 
 
+def test_complete_partial_file_is_verified_without_refetching(server, served_lm, isolated_caches):
+    isolated_caches.mkdir()
+    shutil.copyfile(served_lm, isolated_caches / (served_lm.name + ".part"))  # stopped while verifying
+    path = ensure_weights(LM)
+    assert [(h.range, h.status, h.sent) for h in server.hits] == [
+        (f"bytes={served_lm.stat().st_size}-", 416, 0)
+    ]
+    assert file_sha256(path) == file_sha256(served_lm)
+
+
 def test_wrong_hash_deletes_the_file(server, lm_file, isolated_caches):
     server.publish_official(lm_file)  # the registry keeps the real hash prefix, which this file lacks
     with pytest.raises(WeightsError, match=r"failed verification.*expected 7add9fc3.*deleted"):
@@ -167,6 +178,7 @@ def test_hf_folder_downloads_into_place(server, hf_32_folder, isolated_caches):
     assert server.hits[0].path == "/hf/facebook/encodec_32khz/resolve/main/config.json"
     total = sum((hf_32_folder / n).stat().st_size for n in ("config.json", "model.safetensors"))
     assert seen[-1] == (total, total)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and all(t == total for _, t in seen)
 
 
 def test_hf_download_that_fails_verification_is_deleted(server, tmp_path, isolated_caches):
