@@ -1,0 +1,112 @@
+"""The bitrate ladder with random-weights models: exact sizes, alignment to the original, metrics, cache."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from codec.audio import convert_audio
+from codec.ecdc import encode_bytes
+from codec.errors import Cancelled, UnsupportedBandwidthError
+from codec.ladder import LadderCache, back_to_original, encode_ladder, encode_rung, model_input, source_key
+from codec.metrics import log_mel_distance, si_sdr
+from codec.progress import CancelToken
+
+SR = 22_050
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_core_free():
+    """Models run on every core but one, as the app runs them (and fast on a busy machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def model(random_model):
+    return random_model("encodec_24khz")
+
+
+@pytest.fixture(scope="module")
+def audio():
+    t = np.arange(int(0.5 * SR)) / SR
+    left = 0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * np.sin(2 * np.pi * 2500 * t)
+    return np.stack([left, 0.8 * left]).astype(np.float32)
+
+
+def test_rungs_have_exact_sizes_aligned_audio_and_metrics(model, audio):
+    rungs = encode_ladder(model, audio, SR, [6.0, 1.5])
+    assert [r.bandwidth for r in rungs] == [6.0, 1.5]
+    prepared = model_input(model, audio, SR)
+    for rung in rungs:
+        encoded = model.encode(torch.from_numpy(prepared), rung.bandwidth)
+        assert rung.ecdc_bytes == len(encode_bytes(encoded))
+        assert rung.num_codebooks == model.spec.codebooks_for_bandwidth(rung.bandwidth)
+        assert rung.bitrate_kbps == pytest.approx(rung.ecdc_bytes * 8 / 0.5 / 1000)
+        assert rung.audio.shape == audio.shape and rung.audio.dtype == np.float32
+        assert rung.sample_rate == SR and rung.duration_s == pytest.approx(0.5)
+        expected = back_to_original(model.decode(encoded).numpy(), 24_000, SR, 2, audio.shape[1])
+        np.testing.assert_allclose(rung.audio, expected, atol=1e-5)
+        assert rung.si_sdr == pytest.approx(si_sdr(audio, rung.audio))
+        assert rung.log_mel_distance == pytest.approx(log_mel_distance(audio, rung.audio, SR))
+    assert rungs[0].ecdc_bytes > rungs[1].ecdc_bytes  # more codebooks, more bytes
+    assert rungs[0].label == "6 kbps"
+
+
+def test_back_to_original_is_sample_aligned(audio):
+    """Through the model's rate and channels and back: no delay, same length (a mono original here)."""
+    mono = audio[:1]
+    there = convert_audio(mono, SR, 24_000, 1)
+    back = back_to_original(there, 24_000, SR, 1, mono.shape[1])
+    assert back.shape == mono.shape
+    assert si_sdr(mono[:, 200:-200], back[:, 200:-200]) > 40
+    padded = back_to_original(there[:, :-500], 24_000, SR, 2, mono.shape[1])
+    assert padded.shape == (2, mono.shape[1]) and np.all(padded[:, -400:] == 0)
+
+
+def test_default_bandwidths_and_unsupported_ones(model, audio):
+    with pytest.raises(UnsupportedBandwidthError):
+        encode_ladder(model, audio, SR, [1.5, 7.0])
+    with pytest.raises(ValueError):
+        encode_rung(model, audio[:, :0], SR, 1.5)
+
+
+def test_cache_reuses_rungs_and_keeps_finished_ones_on_cancel(model, audio, tmp_path):
+    source = tmp_path / "a.wav"
+    source.write_bytes(b"x")
+    key = source_key(source)
+    cache = LadderCache()
+    first = encode_ladder(model, audio, SR, [1.5], cache=cache, source=key)
+    assert len(cache) == 1
+    token = CancelToken()
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        if done >= 500:  # half-way: the 1.5 kbps rung (cached) is done, the 3 kbps one is running
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        encode_ladder(model, audio, SR, [1.5, 3.0], cache=cache, source=key, progress=progress, cancel=token)
+    assert len(cache) == 1
+    again = encode_ladder(model, audio, SR, [1.5], cache=cache, source=key)
+    assert again[0] is first[0]
+    source.write_bytes(b"changed")  # a modified file is a new key
+    assert source_key(source) != key
+
+
+def test_progress_is_monotonic_and_ends_complete(model, audio):
+    seen = []
+    encode_ladder(model, audio, SR, [1.5, 3.0], progress=lambda d, t: seen.append(d / t))
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_stereo_model_and_mono_input(random_model):
+    model = random_model("encodec_48khz")
+    audio = (0.2 * np.sin(2 * np.pi * 440 * np.arange(4000) / 16_000)).astype(np.float32)[None]
+    (rung,) = encode_ladder(model, audio, 16_000, [3.0])
+    assert rung.audio.shape == (1, 4000)
+    assert rung.num_codebooks == 2
