@@ -34,6 +34,7 @@ class FrequencyAxis(pg.AxisItem):
         self.freq_scale: FrequencyScale = "linear"
         self.enableAutoSIPrefix(False)
         self.setLabel("Frequency", units="Hz")
+        self.setWidth(62)  # the same for every plot, so stacked plots line up in time
 
     def set_scale(self, scale: FrequencyScale) -> None:
         self.freq_scale = scale

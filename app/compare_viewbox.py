@@ -23,11 +23,14 @@ class SelectViewBox(pg.ViewBox):
         else:
             super().mouseClickEvent(ev)
 
+    _selecting = False
+
     def mouseDragEvent(self, ev: object, axis: int | None = None) -> None:  # noqa: N802
-        selecting = ev.button() == Qt.MouseButton.LeftButton and not (
-            ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        )
-        if not selecting:
+        if ev.isStart():  # the modifiers at the start decide what the whole drag does
+            self._selecting = ev.button() == Qt.MouseButton.LeftButton and not (
+                ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            )
+        if not self._selecting or ev.button() != Qt.MouseButton.LeftButton:
             super().mouseDragEvent(ev, axis)
             return
         ev.accept()

@@ -284,3 +284,22 @@ def test_cancel_leaves_the_window_usable(open_window, qtbot):
     assert window.session.version_count() in (1, 6)  # cancelled, or it had already finished
     if window.session.version_count() == 1:
         assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_blind_abx_hides_what_plays(window, qtbot):
+    encode(window, qtbot)
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    dialog = window.open_abx()
+    assert dialog is not None and dialog.combo_a.currentData() == 0 and dialog.combo_b.currentData() == 2
+    dialog.trials_box.setValue(5)
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert window.blind and not window.table.isEnabled()
+    qtbot.mouseClick(dialog.listen_buttons["X"], Qt.MouseButton.LeftButton)
+    assert not window.table.selectionModel().selectedRows()  # the table does not reveal X
+    window.select_version(1)  # the window cannot switch versions behind the test's back
+    assert window.player.selected in (0, 2)
+    for _ in range(5):
+        qtbot.mouseClick(dialog.answer_a, Qt.MouseButton.LeftButton)
+    assert not window.blind and window.table.isEnabled()
+    assert window.table.current_version() == window.player.selected
+    dialog.accept()
