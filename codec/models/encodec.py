@@ -7,7 +7,11 @@ the whole file for the 24 and 32 kHz models, 1 s chunks with 1 % overlap for the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -17,6 +21,12 @@ from codec.progress import CancelToken, ProgressCallback, check_cancel, report
 from codec.quantization.init import fill_codebooks_from_latents, probe_latents
 from codec.quantization.rvq import ResidualVectorQuantizer
 from codec.specs import ModelSpec, get_spec
+from codec.streaming import make_stream
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+STREAM_BLOCK_FRAMES = 75  # 1 s at 24 kHz: activations stay in cache, and > every layer's left padding
 
 
 @dataclass
@@ -48,21 +58,6 @@ def segment_bounds(spec: ModelSpec, length: int) -> list[tuple[int, int]]:
         return [(0, length)]
     stride = spec.segment_stride or 1
     return [(offset, min(spec.segment_length, length - offset)) for offset in range(0, length, stride)]
-
-
-def linear_overlap_add(frames: list[torch.Tensor], stride: int) -> torch.Tensor:
-    """Sum overlapping segments with triangular weights, normalised by the summed weights (as the reference)."""
-    first = frames[0]
-    total = stride * (len(frames) - 1) + frames[-1].shape[-1]
-    t = torch.linspace(0, 1, first.shape[-1] + 2, device=first.device, dtype=first.dtype)[1:-1]
-    weight = 0.5 - (t - 0.5).abs()
-    out = torch.zeros(*first.shape[:-1], total, device=first.device, dtype=first.dtype)
-    weight_sum = torch.zeros(total, device=first.device, dtype=first.dtype)
-    for index, frame in enumerate(frames):
-        offset, n = index * stride, frame.shape[-1]
-        out[..., offset : offset + n] += weight[:n] * frame
-        weight_sum[offset : offset + n] += weight[:n]
-    return out / weight_sum
 
 
 class EncodecModel(nn.Module):
@@ -129,21 +124,21 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> EncodedAudio:
-        """Encode `audio` [C, T] (model rate and channels) at `bandwidth` kbps."""
+        """Encode `audio` [C, T] (model rate and channels) at `bandwidth` kbps.
+
+        Segmented models (48 kHz) run their segments on worker threads with single-threaded ops, exactly as
+        `encode_stream` does, so both give identical codes whatever the block sizes.
+        """
         num_codebooks = self.spec.codebooks_for_bandwidth(bandwidth)
         audio = self._prepare_input(audio)
-        length = audio.shape[-1]
-        bounds = segment_bounds(self.spec, length)
-        codes: list[torch.Tensor] = []
-        scales: list[float] = []
-        for index, (offset, n) in enumerate(bounds):
-            check_cancel(cancel)
-            segment_codes, scale = self.encode_segment(audio[:, offset : offset + n], num_codebooks)
-            codes.append(segment_codes)
-            if scale is not None:
-                scales.append(scale)
-            report(progress, index + 1, len(bounds))
-        return EncodedAudio(self.spec.name, bandwidth, length, codes, scales if self.spec.normalize else None)
+        if self.spec.segment is not None:
+            return self._encode_segments_stream(
+                iter([audio]), bandwidth, num_codebooks, audio.shape[-1], progress, cancel, None
+            )
+        check_cancel(cancel)
+        codes, _ = self.encode_segment(audio, num_codebooks)
+        report(progress, 1, 1)
+        return EncodedAudio(self.spec.name, bandwidth, audio.shape[-1], [codes], None)
 
     # -- decoding ---------------------------------------------------------------------------------------
 
@@ -163,17 +158,259 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> torch.Tensor:
-        """Waveform [C, encoded.length] of `encoded`."""
+        """Waveform [C, encoded.length] of `encoded` (segmented models: the same path as `decode_stream`)."""
         if encoded.model != self.spec.name:
             raise ValueError(f"These codes were made by {encoded.model}, not {self.spec.name}.")
-        scales = encoded.scales or [None] * len(encoded.codes)
-        frames = []
-        for index, (segment_codes, scale) in enumerate(zip(encoded.codes, scales)):
-            check_cancel(cancel)
-            frames.append(self.decode_segment(segment_codes, scale))
-            report(progress, index + 1, len(encoded.codes))
-        if self.spec.segment_stride is None:
-            out = frames[0]
-        else:
-            out = linear_overlap_add(frames, self.spec.segment_stride)
+        if self.spec.segment is not None:
+            return torch.cat(list(self._decode_segments_stream(encoded, progress, cancel, None)), dim=-1)
+        check_cancel(cancel)
+        out = self.decode_segment(encoded.codes[0])
+        report(progress, 1, 1)
         return out[:, : encoded.length].cpu()
+
+    # -- streaming: any length in bounded memory ------------------------------------------------------------
+
+    @property
+    def can_stream_exactly(self) -> bool:
+        """True when blocks can carry state (causal, no group norm) or segments are independent (chunked)."""
+        return (self.spec.causal and self.spec.norm != "time_group_norm") or self.spec.segment is not None
+
+    def encode_stream(
+        self,
+        blocks: Iterable[torch.Tensor],
+        bandwidth: float,
+        total_length: int | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        workers: int | None = None,
+    ) -> EncodedAudio:
+        """Encode audio arriving as [C, n] blocks of any size; memory stays flat for the 24/48 kHz models.
+
+        `total_length` (samples, when known) only scales progress. 48 kHz segments are encoded on `workers`
+        threads (default: torch's thread count), each single-threaded, giving the same codes as `encode`.
+        """
+        num_codebooks = self.spec.codebooks_for_bandwidth(bandwidth)
+        blocks = (self._prepare_input(block) for block in blocks if block.shape[-1] > 0)
+        if self.spec.segment is not None:
+            return self._encode_segments_stream(
+                blocks, bandwidth, num_codebooks, total_length, progress, cancel, workers
+            )
+        if not self.can_stream_exactly:
+            audio = (
+                torch.cat(list(blocks), dim=-1) if total_length != 0 else torch.zeros(self.spec.channels, 0)
+            )
+            return self.encode(audio, bandwidth, progress, cancel)
+        return self._encode_causal_stream(blocks, bandwidth, num_codebooks, total_length, progress, cancel)
+
+    @torch.inference_mode()
+    def _encode_causal_stream(
+        self,
+        blocks: Iterator[torch.Tensor],
+        bandwidth: float,
+        num_codebooks: int,
+        total_length: int | None,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> EncodedAudio:
+        block_size = STREAM_BLOCK_FRAMES * self.spec.hop_length
+        encoder = make_stream(self.encoder.layers)
+        codes: list[torch.Tensor] = []
+        length = 0
+
+        def run(piece: torch.Tensor, final: bool) -> None:
+            latent = encoder(piece[None], final)
+            if latent.shape[-1]:
+                codes.append(self.quantizer.encode(latent, num_codebooks)[:, 0].cpu())
+            report(progress, length, max(total_length or length, length))
+
+        pending = torch.zeros(self.spec.channels, 0, device=self.device)
+        for block in blocks:
+            check_cancel(cancel)
+            pending = torch.cat([pending, block], dim=-1)
+            length += block.shape[-1]
+            while pending.shape[-1] > block_size:  # keep something back: the last call must be final
+                run(pending[:, :block_size], final=False)
+                pending = pending[:, block_size:]
+        if length == 0:
+            raise ValueError("Cannot encode empty audio.")
+        run(pending, final=True)
+        return EncodedAudio(self.spec.name, bandwidth, length, [torch.cat(codes, dim=-1)], None)
+
+    def _encode_segments_stream(
+        self,
+        blocks: Iterator[torch.Tensor],
+        bandwidth: float,
+        num_codebooks: int,
+        total_length: int | None,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        workers: int | None,
+    ) -> EncodedAudio:
+        size, stride = self.spec.segment_length, self.spec.segment_stride
+        assert size is not None and stride is not None
+
+        def segments() -> Iterator[torch.Tensor]:
+            buffer = torch.zeros(self.spec.channels, 0, device=self.device)
+            for block in blocks:
+                buffer = torch.cat([buffer, block], dim=-1)
+                while buffer.shape[-1] >= size + 1:  # a segment is complete once the next one has begun
+                    yield buffer[:, :size]
+                    buffer = buffer[:, stride:]
+            # The reference starts a segment at every offset below the length, even inside the overlap.
+            while buffer.shape[-1] > 0:
+                yield buffer[:, :size]
+                if buffer.shape[-1] <= stride:
+                    break
+                buffer = buffer[:, stride:]
+
+        codes: list[torch.Tensor] = []
+        scales: list[float] = []
+        lengths = [0]
+        total_segments = len(segment_bounds(self.spec, total_length)) if total_length else 0
+
+        def encode_one(segment: torch.Tensor) -> tuple[torch.Tensor, float | None]:
+            check_cancel(cancel)
+            return self.encode_segment(segment, num_codebooks)
+
+        def tracked() -> Iterator[torch.Tensor]:
+            for segment in segments():
+                lengths.append(lengths[-1] + segment.shape[-1])
+                yield segment
+
+        with _parallel(workers) as pool:
+            for segment_codes, scale in pool.map_ordered(encode_one, tracked()):
+                codes.append(segment_codes)
+                scales.append(scale)
+                report(progress, len(codes), max(total_segments, len(codes)))
+                check_cancel(cancel)
+        if not codes:
+            raise ValueError("Cannot encode empty audio.")
+        length = (len(codes) - 1) * stride + (lengths[-1] - lengths[-2])
+        return EncodedAudio(self.spec.name, bandwidth, length, codes, scales)
+
+    def decode_stream(
+        self,
+        encoded: EncodedAudio,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        workers: int | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """Yield the waveform of `encoded` as consecutive [C, n] blocks adding up to `encoded.length` samples."""
+        if encoded.model != self.spec.name:
+            raise ValueError(f"These codes were made by {encoded.model}, not {self.spec.name}.")
+        if self.spec.segment is not None:
+            yield from self._decode_segments_stream(encoded, progress, cancel, workers)
+        elif self.can_stream_exactly:
+            yield from self._decode_causal_stream(encoded, progress, cancel)
+        else:
+            yield self.decode(encoded, progress, cancel)
+
+    def _decode_causal_stream(
+        self, encoded: EncodedAudio, progress: ProgressCallback | None, cancel: CancelToken | None
+    ) -> Iterator[torch.Tensor]:
+        codes = encoded.codes[0]
+        frames = codes.shape[-1]
+        decoder = make_stream(self.decoder.layers)
+        remaining = encoded.length
+        for start in range(0, frames, STREAM_BLOCK_FRAMES):
+            check_cancel(cancel)
+            stop = min(frames, start + STREAM_BLOCK_FRAMES)
+            final = stop == frames or frames - stop < 8  # never leave a tail too short for a first block
+            if final:
+                stop = frames
+            with torch.inference_mode():
+                latent = self.quantizer.decode(codes[:, None, start:stop].to(self.device))
+                audio = decoder(latent, final)[0, :, :remaining].cpu()
+            remaining -= audio.shape[-1]
+            report(progress, stop, frames)
+            yield audio
+            if final:
+                break
+
+    def _decode_segments_stream(
+        self,
+        encoded: EncodedAudio,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        workers: int | None,
+    ) -> Iterator[torch.Tensor]:
+        stride = self.spec.segment_stride
+        assert stride is not None
+        scales = encoded.scales or [None] * len(encoded.codes)
+        weight: torch.Tensor | None = None
+        carry: torch.Tensor | None = None  # weighted sum and weight total of the overlap still open
+        carry_weight: torch.Tensor | None = None
+        emitted = 0
+
+        def decode_one(item: tuple[torch.Tensor, float | None]) -> torch.Tensor:
+            check_cancel(cancel)
+            return self.decode_segment(*item)
+
+        with _parallel(workers) as pool:
+            decoded = pool.map_ordered(decode_one, zip(encoded.codes, scales))
+            for index, frame in enumerate(decoded):
+                frame = frame.cpu()
+                if weight is None:
+                    t = torch.linspace(0, 1, frame.shape[-1] + 2, dtype=frame.dtype)[1:-1]
+                    weight = 0.5 - (t - 0.5).abs()
+                n = frame.shape[-1]
+                # The reference's overlap-add (triangular weights, sum(w * frame) / sum(w)), one segment at a time,
+                # with the same additions in the same order: identical samples.
+                total = torch.zeros(frame.shape[0], n, dtype=frame.dtype)
+                weights = torch.zeros(n, dtype=frame.dtype)
+                if carry is not None:
+                    overlap = min(carry.shape[-1], n)
+                    total[:, :overlap] += carry[:, :overlap]
+                    weights[:overlap] += carry_weight[:overlap]
+                total += weight[:n] * frame
+                weights += weight[:n]
+                is_last = index == len(encoded.codes) - 1
+                done = n if is_last else min(stride, n)
+                out = total[:, :done] / weights[:done]
+                carry, carry_weight = total[:, done:], weights[done:]
+                out = out[:, : max(0, encoded.length - emitted)]
+                emitted += out.shape[-1]
+                report(progress, index + 1, len(encoded.codes))
+                check_cancel(cancel)
+                yield out
+
+
+class _OrderedPool:
+    """map() over a bounded window of in-flight items, results in order; inline when single-threaded."""
+
+    def __init__(self, executor: ThreadPoolExecutor | None, window: int) -> None:
+        self.executor = executor
+        self.window = window
+
+    def map_ordered(self, fn: Callable[[_Item], _Result], items: Iterable[_Item]) -> Iterator[_Result]:
+        if self.executor is None:
+            for item in items:
+                yield fn(item)
+            return
+        futures = []
+        for item in items:
+            futures.append(self.executor.submit(fn, item))
+            if len(futures) >= self.window:
+                yield futures.pop(0).result()
+        for future in futures:
+            yield future.result()
+
+
+@contextmanager
+def _parallel(workers: int | None) -> Iterator[_OrderedPool]:
+    """Independent segments on `workers` threads, each with single-threaded torch ops.
+
+    One segment per core beats splitting each small convolution across cores, and single-threaded ops
+    give the same numbers as the whole-file path.
+    """
+    workers = workers or torch.get_num_threads()
+    if workers <= 1:
+        yield _OrderedPool(None, 1)
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="encodec-segment") as executor:
+            yield _OrderedPool(executor, 2 * workers)
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,129 @@
+"""Run a causal SEANet stack block by block, carrying state, so memory does not grow with file length.
+
+Each layer of the 24 kHz model gets a small state machine:
+- a convolution keeps the input samples its next window still needs (and pads like the whole-file path:
+  reflect on the left at the start, reflect on the right at the end, by the same integer rule);
+- a transposed convolution keeps the tail of its output that the next block's first frame still adds to;
+- the LSTM keeps its hidden state.
+The result equals the whole-file computation up to float rounding (gemms of other sizes round differently),
+which the tests bound: codes >= 99.9 % identical, decoded audio far above 40 dB SNR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codec.modules.conv import SConv1d, SConvTranspose1d, extra_padding_for_conv1d, pad1d
+from codec.modules.lstm import SLSTM
+from codec.modules.seanet import ResidualUnit
+
+Stream = Callable[[torch.Tensor, bool], torch.Tensor]
+
+
+class _ConvStream:
+    def __init__(self, layer: SConv1d) -> None:
+        if not layer.causal or layer.norm is not None:
+            raise ValueError("Only causal convolutions without group norm can stream.")
+        self.layer = layer
+        conv = layer.conv
+        self.kernel, self.stride, self.dilation = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
+        self.span = (self.kernel - 1) * self.dilation + 1
+        self.buffer: torch.Tensor | None = None
+        self.total = 0
+
+    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        layer = self.layer
+        self.total += x.shape[-1]
+        right = 0
+        if final:
+            right = extra_padding_for_conv1d(self.total, self.kernel, self.stride, layer.padding_total)
+        if self.buffer is None:
+            x = pad1d(x, layer.padding_total, right, layer.pad_mode)
+        else:
+            x = torch.cat([self.buffer, x], dim=-1)
+            if right:
+                x = pad1d(x, 0, right, layer.pad_mode)
+        windows = (x.shape[-1] - self.span) // self.stride + 1 if x.shape[-1] >= self.span else 0
+        self.buffer = x[..., windows * self.stride :]
+        if windows == 0:
+            return x.new_zeros(x.shape[0], layer.conv.out_channels, 0)
+        return layer.conv(x[..., : (windows - 1) * self.stride + self.span])
+
+
+class _ConvTransposeStream:
+    def __init__(self, layer: SConvTranspose1d) -> None:
+        if layer.trim_left != 0 or layer.norm is not None:
+            raise ValueError("Only causal transposed convolutions without group norm can stream.")
+        self.conv = layer.conv
+        self.stride = self.conv.stride[0]
+        self.pending: torch.Tensor | None = None
+
+    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        frames = x.shape[-1]
+        if frames == 0:
+            return x.new_zeros(x.shape[0], self.conv.out_channels, 0)
+        # Bias is added once per output sample, after the overlapping tails have been summed.
+        y = F.conv_transpose1d(x, self.conv.weight, None, self.stride)
+        if self.pending is not None:
+            y[..., : self.pending.shape[-1]] += self.pending
+        complete = frames * self.stride
+        self.pending = y[..., complete:]
+        # What is still pending at the end is exactly what the causal whole-file path trims away.
+        return y[..., :complete] + self.conv.bias[:, None]
+
+
+class _LSTMStream:
+    def __init__(self, layer: SLSTM) -> None:
+        self.layer = layer
+        self.state: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        if x.shape[-1] == 0:
+            return x
+        y, self.state = self.layer.forward_with_state(x, self.state)
+        return y
+
+
+class _SequenceStream:
+    def __init__(self, layers: nn.Sequential | list[nn.Module]) -> None:
+        self.streams = [make_stream(layer) for layer in layers]
+
+    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        for stream in self.streams:
+            x = stream(x, final)
+        return x
+
+
+class _ResidualStream:
+    def __init__(self, unit: ResidualUnit) -> None:
+        self.block = _SequenceStream(unit.block)
+        self.shortcut = make_stream(unit.shortcut)
+
+    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        # Both branches are stride 1 and causal, so each returns exactly as many samples as it got.
+        return self.shortcut(x, final) + self.block(x, final)
+
+
+def _stateless(module: nn.Module) -> Stream:
+    return lambda x, final: module(x)
+
+
+def make_stream(module: nn.Module) -> Stream:
+    """A stateful block-by-block runner for `module` (a causal SEANet stack or one of its layers)."""
+    if isinstance(module, SConv1d):
+        return _ConvStream(module)
+    if isinstance(module, SConvTranspose1d):
+        return _ConvTransposeStream(module)
+    if isinstance(module, SLSTM):
+        return _LSTMStream(module)
+    if isinstance(module, ResidualUnit):
+        return _ResidualStream(module)
+    if isinstance(module, nn.Sequential):
+        return _SequenceStream(module)
+    if isinstance(module, (nn.ELU, nn.Identity)):
+        return _stateless(module)
+    raise TypeError(f"{type(module).__name__} cannot stream.")
