@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 
-import torch
+import numpy as np
 
 from codec.errors import EcdcFormatError
 
@@ -25,19 +25,21 @@ _ROUND_UP = _TOTAL - 1
 REVERSE_BITS = bytes(int(f"{value:08b}"[::-1], 2) for value in range(256))
 
 
-def quantized_cdfs(pdf: torch.Tensor) -> torch.Tensor:
-    """Quantized CDFs [..., card] (int64) of probabilities [..., card], each row exactly as the reference's
-    `build_stable_quantized_cdf(row, 24, roundoff=1e-8, min_range=2)` builds it.
+def quantized_cdfs(pdf: np.ndarray) -> np.ndarray:
+    """Quantized CDFs [..., card] (int64, C-contiguous) of float32 probabilities [..., card], each row exactly
+    as the reference's `build_stable_quantized_cdf(row, 24, roundoff=1e-8, min_range=2)` builds it.
 
-    Only elementwise float32 ops and an integer cumulative sum, so a whole frame (or block) at once rounds
-    the same as one row at a time.
+    The reference's ops are elementwise float32 ops with float32 scalars (IEEE-exact, so numpy gives the
+    same bits as torch, whole blocks at once) and an integer cumulative sum.
     """
+    pdf = np.ascontiguousarray(pdf, dtype=np.float32)
     card = pdf.shape[-1]
-    pdf = (pdf / ROUNDOFF).floor() * ROUNDOFF
+    roundoff = np.float32(ROUNDOFF)
+    rounded = np.floor(pdf / roundoff) * roundoff
     alpha = MIN_RANGE * card / _TOTAL
-    ranges = (((1 - alpha) * _TOTAL) * pdf).floor().long()
+    ranges = np.floor(np.float32((1 - alpha) * _TOTAL) * rounded).astype(np.int64)
     ranges += MIN_RANGE
-    return torch.cumsum(ranges, dim=-1)
+    return np.cumsum(ranges, axis=-1)
 
 
 class ArithmeticEncoder:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from codec.ecdc.arithmetic import ArithmeticDecoder, ArithmeticEncoder, quantized_cdfs
 from codec.errors import CheckpointError
@@ -44,6 +43,7 @@ def check_lm(lm: LanguageModel, spec: ModelSpec, num_codebooks: int) -> None:
 
 def encode_segments(lm: LanguageModel, segments: list[np.ndarray], tick: Tick) -> list[bytes]:
     """Arithmetic-coded bytes of each segment's codes [K, T_i]."""
+    lm = lm.on_cpu()
     out: list[bytes] = [b""] * len(segments)
     for group in _equal_length_groups(segments):
         coded = _encode_group(lm, np.stack([segments[i] for i in group]), tick)
@@ -73,10 +73,10 @@ def _encode_group(lm: LanguageModel, codes: np.ndarray, tick: Tick) -> list[byte
     for start in range(0, frames, block):
         stop = min(frames, start + block)
         probas = stream.advance(np.ascontiguousarray(previous[:, start:stop]))  # [B, n, card, K]
-        cdf = quantized_cdfs(probas.transpose(-1, -2))  # [B, n, K, card]
-        symbols = torch.from_numpy(np.ascontiguousarray(by_frame[:, start:stop]))[..., None]
-        highs = cdf.gather(-1, symbols)[..., 0] - 1
-        lows = cdf.gather(-1, (symbols - 1).clamp(min=0))[..., 0]
+        cdf = quantized_cdfs(probas.numpy().swapaxes(-1, -2))  # [B, n, K, card]
+        symbols = by_frame[:, start:stop, :, None]
+        highs = np.take_along_axis(cdf, symbols, -1)[..., 0] - 1
+        lows = np.take_along_axis(cdf, np.maximum(symbols - 1, 0), -1)[..., 0]
         lows[symbols[..., 0] == 0] = 0
         for b, encoder in enumerate(encoders):
             encoder.push_many(lows[b].reshape(-1).tolist(), highs[b].reshape(-1).tolist())
@@ -94,6 +94,7 @@ def decode_segment(
     promise far more frames than the data holds, and decoding stops when the bits run out.
     """
     decoder = ArithmeticDecoder(data, 8 * start)
+    lm = lm.on_cpu()
     stream = lm.stream(1, num_codebooks, max_steps=min(frames, 4096))
     card = lm.card
     offsets = [k * card for k in range(num_codebooks)]
@@ -103,7 +104,7 @@ def decode_segment(
     filled = 0
     for _ in range(frames):
         probas = stream.advance(previous)[0, 0]  # [card, K]
-        cdf = memoryview(quantized_cdfs(probas.t()).numpy().reshape(-1))
+        cdf = memoryview(quantized_cdfs(probas.numpy().T).reshape(-1))
         row = [decoder.pull(cdf, offset, card) for offset in offsets]
         block[filled] = row
         previous = block[filled].reshape(1, 1, num_codebooks)

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +32,8 @@ LM_LAYERS = 5
 LM_HEADS = 8
 LM_HIDDEN_SCALE = 4.0
 
+_LOCK = threading.Lock()
+
 
 class LanguageModel(nn.Module):
     """Probabilities of the `card` values of each of `n_q` codebooks at a frame, given the previous frame."""
@@ -47,6 +50,16 @@ class LanguageModel(nn.Module):
         model_name: str | None = None,
     ) -> None:
         super().__init__()
+        self.config = dict(
+            n_q=n_q,
+            card=card,
+            dim=dim,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_scale=hidden_scale,
+            past_context=past_context,
+            model_name=model_name,
+        )
         self.n_q = n_q
         self.card = card
         self.dim = dim
@@ -57,7 +70,7 @@ class LanguageModel(nn.Module):
         self.emb = nn.ModuleList(nn.Embedding(card + 1, dim) for _ in range(n_q))
         self.linears = nn.ModuleList(nn.Linear(dim, card) for _ in range(n_q))
         self._exact_rows: dict[int, int | None] = {}
-        self._lock = threading.Lock()
+        self._tables: dict[int, tuple[np.ndarray, torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, **overrides: int | float) -> LanguageModel:
@@ -78,6 +91,14 @@ class LanguageModel(nn.Module):
         finally:
             torch.random.set_rng_state(state)
 
+    def load_state_dict(
+        self, state_dict: Mapping[str, torch.Tensor], strict: bool = True, assign: bool = False
+    ) -> Any:
+        # New weights invalidate the stacked tables and the exactness self-check.
+        self._tables.clear()
+        self._exact_rows.clear()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def forward(
         self, indices: torch.Tensor, states: list[torch.Tensor] | None = None, offset: int = 0
     ) -> tuple[torch.Tensor, list[torch.Tensor], int]:
@@ -88,18 +109,47 @@ class LanguageModel(nn.Module):
         logits = torch.stack([self.linears[k](out) for k in range(num_codebooks)], dim=1).permute(0, 3, 1, 2)
         return torch.softmax(logits, dim=1), states, offset
 
+    def on_cpu(self) -> LanguageModel:
+        """This LM if it lives on the CPU, else a CPU copy (made once).
+
+        Coding always runs on the CPU: LM-coded bytes depend on bit-exact float results, and those are the
+        reference's CPU results (a GPU rounds differently).
+        """
+        if all(p.device.type == "cpu" for p in self.parameters()):
+            return self
+        copy = getattr(self, "_cpu_copy", None)
+        if copy is None:
+            copy = LanguageModel(**self.config).eval()
+            copy.load_state_dict({k: v.detach().cpu() for k, v in self.state_dict().items()})
+            object.__setattr__(self, "_cpu_copy", copy)
+        return copy
+
     def exact_rows(self) -> int | None:
         """Row count of the exact padded key/value projection for the current thread count (None: no cache).
 
         Checked once per thread count, since a multi-threaded multiply may split rows differently.
         """
         threads = torch.get_num_threads()
-        with self._lock:
+        with _LOCK:
             if threads not in self._exact_rows:
                 self._exact_rows[threads] = (
                     None if os.environ.get("ECDC_LM_NO_CACHE") else exact_min_rows(self.transformer)
                 )
             return self._exact_rows[threads]
+
+    @torch.no_grad()
+    def codebook_tables(self, num_codebooks: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """Embeddings [K, card + 1, dim] (numpy), head weights [K, card, dim] and biases [K, 1, card] of the
+        first K codebooks, stacked once per K (weights must not change afterwards)."""
+        with _LOCK:
+            tables = self._tables.get(num_codebooks)
+            if tables is None:
+                codebooks = range(num_codebooks)
+                embeddings = np.stack([self.emb[k].weight.detach().numpy() for k in codebooks])
+                weights = torch.stack([self.linears[k].weight.detach() for k in codebooks])
+                biases = torch.stack([self.linears[k].bias.detach() for k in codebooks])[:, None]
+                tables = self._tables[num_codebooks] = (embeddings, weights, biases)
+            return tables
 
     def stream(self, batch: int, num_codebooks: int, max_steps: int | None = None) -> LMStream:
         """A fresh streaming state for `batch` sequences coded with the first `num_codebooks` codebooks
@@ -123,11 +173,8 @@ class LMStream:
         self.batch = batch
         self.num_codebooks = num_codebooks
         self._stream = TransformerStream(lm.transformer, batch, lm.exact_rows(), max_steps)
-        with torch.no_grad():
-            tables = [lm.emb[k].weight.detach().numpy() for k in range(num_codebooks)]
-            self._tables = np.ascontiguousarray(np.stack(tables))
-            self._head_weights = torch.stack([lm.linears[k].weight for k in range(num_codebooks)])
-            self._head_bias = torch.stack([lm.linears[k].bias for k in range(num_codebooks)])[:, None]
+        self._tables, self._head_weights, self._head_bias = lm.codebook_tables(num_codebooks)
+        self._head_weights_t = self._head_weights.transpose(1, 2)
         self._codebook_index = np.arange(num_codebooks)
 
     @property
@@ -147,7 +194,7 @@ class LMStream:
         logits = torch.empty(batch * frames, num_codebooks, 1, self.lm.card)
         if flat.shape[0] == 1:
             # One frame: the K heads as one batched multiply of 1-row matrices.
-            heads = self._head_weights.transpose(1, 2)
+            heads = self._head_weights_t
             logits[0] = torch.baddbmm(self._head_bias, flat.expand(num_codebooks, 1, -1), heads)
         else:
             for k in range(num_codebooks):

@@ -24,7 +24,7 @@ from torch import nn
 # cache rarely (the move is a memcpy, amortised over this many steps).
 _CACHE_WINDOWS = 4
 # Row counts the padded key/value projection is tried with, smallest first.
-_CANDIDATE_MIN_ROWS = (16, 24, 32, 64)
+_CANDIDATE_MIN_ROWS = (9, 12, 16, 24, 32, 64)
 
 
 def create_sin_embedding(positions: torch.Tensor, dim: int, max_period: float = 10000) -> torch.Tensor:
@@ -117,41 +117,49 @@ class StreamingTransformerEncoder(nn.Module):
 
 @torch.no_grad()
 def exact_min_rows(encoder: StreamingTransformerEncoder, seed: int = 0) -> int | None:
-    """Smallest row count from which key/value projection rows equal the reference's on this CPU, or None.
+    """Smallest row count whose padded key/value projections match the reference's on this CPU, or None.
 
-    The reference projects a whole window (M rows) per step; a row of an M-row multiply can differ from the
-    same row computed in a smaller multiply. For each layer's real weights, rows of padded multiplies are
-    compared with rows of full-window multiplies of many sizes; any mismatch rejects the candidate.
+    The reference projects a whole window (M = 2 .. context + 1 rows) at every step; a row of an M-row
+    multiply can round differently from the same row in a multiply of another size. With the layers' real
+    weights and random inputs, rows projected as the cache projects them (at the top of a `rows`-row
+    multiply, or in blocks of other sizes) are compared with every row of full-window multiplies: all
+    window sizes from `rows` up to 64 and a spread beyond for the first layer, a few sizes for the others.
     """
     generator = torch.Generator().manual_seed(seed)
     window = encoder.past_context + 1
-    inputs = torch.randn(window, encoder.dim, generator=generator)
+    inputs = torch.randn(window + max(_CANDIDATE_MIN_ROWS), encoder.dim, generator=generator)
     for rows in _CANDIDATE_MIN_ROWS:
         if rows > window:
             break
-        if all(_rows_exact(layer, inputs, rows) for layer in encoder.layers):
+        layers = list(encoder.layers)
+        if _rows_exact(layers[0], inputs, rows, window, thorough=True) and all(
+            _rows_exact(layer, inputs, rows, window, thorough=False) for layer in layers[1:]
+        ):
             return rows
     return None
 
 
-def _rows_exact(layer: StreamingTransformerLayer, inputs: torch.Tensor, rows: int) -> bool:
+def _rows_exact(
+    layer: StreamingTransformerLayer, inputs: torch.Tensor, rows: int, window: int, thorough: bool
+) -> bool:
     weight, bias = _kv_weights(layer)
-    window = inputs.shape[0]
-    lengths = sorted({rows, rows + 1, rows + 2, rows + 7, 2 * rows + 3, window // 2, window - 1, window})
-    padded = torch.zeros(rows, inputs.shape[1])
-    for length in lengths:
-        if length < rows or length > window:
-            continue
-        full = F.linear(inputs[:length], weight, bias)
-        # The newest row is the one the cache needs; it may sit anywhere in a padded multiply.
-        for slot in (0, rows - 1):
-            padded.zero_()
-            padded[slot] = inputs[length - 1]
-            if not torch.equal(F.linear(padded, weight, bias)[slot], full[length - 1]):
+    # Each row as the one-step path computes it: the first row of a `rows`-row multiply.
+    cached = torch.cat([F.linear(inputs[j : j + rows], weight, bias)[:1] for j in range(window)])
+    # Blocks of new rows (coding several frames or sequences at once) start anywhere and have any size.
+    for size in sorted({rows, rows + 1, 2 * rows + 3, 64, window}):
+        for start in (0, 5):
+            if start + size <= window and not torch.equal(
+                F.linear(inputs[start : start + size], weight, bias), cached[start : start + size]
+            ):
                 return False
-        # A block of several streams' rows at once (48 kHz segments stepped together).
-        block = inputs[length - rows : length]
-        if not torch.equal(F.linear(block, weight, bias), full[length - rows : length]):
+    if thorough:
+        lengths = (
+            set(range(rows, min(window, 64) + 1)) | set(range(64, window + 1, 16)) | {window - 1, window}
+        )
+    else:
+        lengths = {rows, rows + 1, 47, window}
+    for length in sorted(n for n in lengths if rows <= n <= window):
+        if not torch.equal(F.linear(inputs[:length], weight, bias), cached[:length]):
             return False
     return True
 
@@ -181,6 +189,13 @@ class TransformerStream:
     Equivalent, bit for bit, to calling the reference `forward` once per step and per sequence with T=1
     and the states it returns. `advance` takes several steps at once when their inputs are known (coding),
     or one (decoding, where a step's input depends on the previous step's output).
+
+    Per layer and sequence the caches hold the layer inputs and, per row, its key and value side by side
+    ([key | value], 2C floats). A new row is projected by a multiply over `min_rows` cache rows starting
+    at its slot, written straight into the key/value cache: rows of a multiply that size do not depend on
+    each other, and the rows after the new one are future slots, overwritten when their turn comes.
+    Windows shorter than `min_rows` (the first steps), or every window when `min_rows` is None, are
+    projected whole, as the reference does.
     """
 
     def __init__(
@@ -194,9 +209,9 @@ class TransformerStream:
         self.batch = batch
         self.min_rows = min_rows
         self.step_index = 0
-        self._layers = list(encoder.layers)
         self._context = encoder.past_context
-        self._weights = [_LayerWeights(layer) for layer in self._layers]
+        self._weights = [_LayerWeights(layer) for layer in encoder.layers]
+        self._slack = min_rows or 0
         # Timeline row r of a sequence: r = 0 is the initial zero state, r = t + 1 the input of step t.
         self._start = 0  # timeline row held at cache slot 0
         self._capacity = 0
@@ -206,141 +221,143 @@ class TransformerStream:
         self._allocate(max(2, capacity))
         self._masks: dict[int, torch.Tensor] = {}
         if min_rows is not None:
-            for index in range(len(self._layers)):
-                self._project(index, self._inputs[index, :, :1], 0)
+            with torch.no_grad():
+                for index in range(len(self._weights)):
+                    self._project(index, 0, 1)
 
     def _allocate(self, capacity: int) -> None:
-        shape = (len(self._layers), self.batch, capacity, self.encoder.dim)
-        caches = [torch.zeros(shape) for _ in range(3)]
+        layers, dim = len(self._weights), self.encoder.dim
+        rows = capacity + self._slack
+        inputs = torch.zeros(layers, self.batch, rows, dim)
+        keys_values = torch.zeros(layers, self.batch, rows, 2 * dim)
         if self._capacity:
-            for new, old in zip(caches, (self._inputs, self._keys, self._values)):
-                new[:, :, : self._capacity] = old
-        self._inputs, self._keys, self._values = caches
+            inputs[:, :, : self._capacity] = self._inputs[:, :, : self._capacity]
+            keys_values[:, :, : self._capacity] = self._kv[:, :, : self._capacity]
+        self._inputs, self._kv = inputs, keys_values
         self._capacity = capacity
+        # Per-layer views of the first sequence, for the one-step path.
+        self._inputs0 = [inputs[index, 0] for index in range(layers)]
+        self._kv0 = [keys_values[index, 0] for index in range(layers)]
 
     @torch.no_grad()
     def advance(self, x: torch.Tensor) -> torch.Tensor:
         """Take `steps` steps: `x` [batch, steps, C] are the summed embeddings; returns [batch, steps, C]."""
         batch, steps, dim = x.shape
-        first = max(0, self.step_index + 1 - self._context)  # first timeline row the window can reach
-        needed = self.step_index + steps + 1 - first
+        step = self.step_index
+        first = max(0, step + 1 - self._context)  # first timeline row the window can reach
+        needed = step + steps + 1 - first
         if needed > self._capacity:
             self._slide(first)
             self._allocate(max(needed, self._capacity))
-        elif self.step_index + steps + 1 - self._start > self._capacity:
+        elif step + steps + 1 - self._start > self._capacity:
             self._slide(first)
-        positions = self.encoder_positions(self.step_index, steps)
-        x = self.encoder.norm_in(x) + positions
-        for index, layer in enumerate(self._layers):
-            x = self._layer(index, layer, x)
+        norm = self.encoder.norm_in
+        x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        x = x + _position_table(self.encoder, step + steps)[step : step + steps]
+        if batch == 1 and steps == 1:
+            row = x[0]
+            for index in range(len(self._weights)):
+                row = self._one_step(index, row)
+            x = row[None]
+        else:
+            for index in range(len(self._weights)):
+                x = self._block(index, x)
         self.step_index += steps
         return x
-
-    def encoder_positions(self, start: int, steps: int) -> torch.Tensor:
-        return _position_table(self.encoder, start + steps)[start : start + steps]
 
     def _slide(self, first: int) -> None:
         keep = first - self._start
         if keep <= 0:
             return
         size = self._capacity - keep
-        for cache in (self._inputs, self._keys, self._values):
-            cache[:, :, :size] = cache[:, :, keep:].clone()
+        for cache in (self._inputs, self._kv):
+            cache[:, :, :size] = cache[:, :, keep : self._capacity].clone()
         self._start = first
 
-    def _project(self, index: int, rows: torch.Tensor, slot: int) -> None:
-        """Key/value projection of new rows [batch, n, C] stored at cache slots slot..slot+n-1."""
+    def _project(self, index: int, slot: int, count: int) -> None:
+        """Key/value projection of cache rows slot..slot+count-1 of every sequence, into the cache."""
         weights = self._weights[index]
-        batch, count, dim = rows.shape
-        flat = rows.reshape(batch * count, dim)
-        if flat.shape[0] < (self.min_rows or 0):
-            padded = flat.new_zeros(self.min_rows, dim)
-            padded[: flat.shape[0]] = flat
-            flat = padded
-        projected = F.linear(flat, weights.kv_weight, weights.kv_bias)[: batch * count]
-        projected = projected.view(batch, count, 2 * dim)
-        self._keys[index, :, slot : slot + count] = projected[..., :dim]
-        self._values[index, :, slot : slot + count] = projected[..., dim:]
+        rows = max(count, self._slack)
+        for b in range(self.batch):
+            torch.addmm(
+                weights.kv_bias,
+                self._inputs[index, b, slot : slot + rows],
+                weights.kv_weight_t,
+                out=self._kv[index, b, slot : slot + rows],
+            )
 
-    def _layer(self, index: int, layer: StreamingTransformerLayer, x: torch.Tensor) -> torch.Tensor:
-        batch, steps, dim = x.shape
-        weights = self._weights[index]
-        slot0 = self.step_index + 1 - self._start  # cache slot of this block's first new row
-        self._inputs[index, :, slot0 : slot0 + steps] = x
-        if self.min_rows is not None:
-            self._project(index, x, slot0)
-        # Window length of step t is min(t + 2, context + 1); the first few are shorter than min_rows.
-        slow = 0
-        if self.min_rows is None:
-            slow = steps
-        else:
-            while slow < steps and self._window(self.step_index + slow) < self.min_rows:
-                slow += 1
-        attn = torch.empty(batch, steps, dim)
-        for s in range(slow):
-            length = self._window(self.step_index + s)
-            for b in range(batch):
-                past = self._inputs[index, b : b + 1, slot0 + s + 1 - length : slot0 + s]
-                attn[b, s] = layer._sa_block(x[b : b + 1, s : s + 1], past, self._context)[0, 0]
-        if slow < steps:
-            mixed = self._cached_attention(index, x[:, slow:], slot0 + slow, self.step_index + slow)
-            flat = batched_linear(mixed.reshape(-1, dim), weights.out_weight, weights.out_bias)
-            attn[:, slow:] = flat.view(batch, steps - slow, dim)
-        x = layer.norm1(x + attn)
-        flat = x.reshape(batch * steps, dim)
-        hidden = F.gelu(batched_linear(flat, weights.ff1_weight, weights.ff1_bias))
-        ff = batched_linear(hidden, weights.ff2_weight, weights.ff2_bias).view(batch, steps, dim)
-        return layer.norm2(x + ff)
+    def _window_kv(self, index: int, b: int, lo: int, hi: int) -> torch.Tensor:
+        """Keys and values [length, 2C] of cache slots lo..hi-1: cached, or projected whole like the reference."""
+        if self.min_rows is not None and hi - lo >= self.min_rows:
+            return self._kv[index, b, lo:hi]
+        w = self._weights[index]
+        return torch.addmm(w.kv_bias, self._inputs[index, b, lo:hi], w.kv_weight_t)
 
-    def _window(self, step: int) -> int:
-        return min(step + 2, self._context + 1)
-
-    def _mask(self, length: int) -> torch.Tensor:
+    def _attend(
+        self, index: int, queries: torch.Tensor, kv: torch.Tensor, count: int, length: int
+    ) -> torch.Tensor:
+        """SDPA of `count` queries [count, heads, 1, head_dim] over windows of `length` rows starting at `kv`
+        (consecutive queries' windows start one row apart), as MHA calls it: zero float mask, no dropout."""
+        w = self._weights[index]
+        size = (count, w.heads, length, w.head_dim)
+        stride = (kv.stride(0), w.head_dim, kv.stride(0), 1)
+        keys = kv.as_strided(size, stride, kv.storage_offset())
+        values = kv.as_strided(size, stride, kv.storage_offset() + w.dim)
         mask = self._masks.get(length)
         if mask is None:
             mask = self._masks[length] = torch.zeros(1, 1, 1, length)
-        return mask
+        return F.scaled_dot_product_attention(queries, keys, values, mask, 0.0, False)
 
-    def _cached_attention(self, index: int, x: torch.Tensor, slot0: int, step0: int) -> torch.Tensor:
-        """Attention of `x` [batch, steps, C] over cached keys/values, before the output projection.
+    def _one_step(self, index: int, row: torch.Tensor) -> torch.Tensor:
+        """One step of one sequence, row [1, C]: the decoding hot path, with as few ops as possible."""
+        w = self._weights[index]
+        slot = self.step_index + 1 - self._start
+        length = min(self.step_index + 2, self._context + 1)
+        inputs, cache = self._inputs0[index], self._kv0[index]
+        inputs[slot].copy_(row[0])
+        if self.min_rows is not None:
+            rows = self._slack
+            torch.addmm(w.kv_bias, inputs[slot : slot + rows], w.kv_weight_t, out=cache[slot : slot + rows])
+        kv = self._window_kv(index, 0, slot + 1 - length, slot + 1)
+        query = F.linear(row, w.q_weight, w.q_bias).view(1, w.heads, 1, w.head_dim)
+        mixed = self._attend(index, query, kv, 1, length)
+        attn = F.linear(mixed.view(1, w.dim), w.out_weight, w.out_bias)
+        h = F.layer_norm(row + attn, w.norm_shape, w.norm1_weight, w.norm1_bias, w.norm1_eps)
+        ff = F.linear(F.gelu(F.linear(h, w.ff1_weight, w.ff1_bias)), w.ff2_weight, w.ff2_bias)
+        return F.layer_norm(h + ff, w.norm_shape, w.norm2_weight, w.norm2_bias, w.norm2_eps)
 
-        The same ops as `nn.MultiheadAttention`'s path for one query: a 1-row query projection, then
-        scaled-dot-product attention with an all-zero float mask over [1, heads, window, head_dim] views.
-        """
+    def _block(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """Several steps [batch, steps, C] of one layer; every linear runs row by row (`batched_linear`)."""
         batch, steps, dim = x.shape
-        weights = self._weights[index]
-        heads = self._layers[index].self_attn.num_heads
-        head_dim = dim // heads
-        queries = batched_linear(x.reshape(-1, dim), weights.q_weight, weights.q_bias)
-        queries = queries.view(batch, steps, heads, 1, head_dim)
-        out = torch.empty(batch, steps, heads, head_dim)
-        keys, values = self._keys[index], self._values[index]
+        w = self._weights[index]
+        slot0 = self.step_index + 1 - self._start  # cache slot of this block's first new row
+        self._inputs[index, :, slot0 : slot0 + steps] = x
+        if self.min_rows is not None:
+            self._project(index, slot0, steps)
+        queries = batched_linear(x.reshape(-1, dim), w.q_weight, w.q_bias)
+        queries = queries.view(batch, steps, w.heads, 1, w.head_dim)
+        mixed = torch.empty(batch, steps, w.heads, w.head_dim)
         full = self._context + 1
         s = 0
         while s < steps:
-            length = self._window(step0 + s)
+            length = min(self.step_index + s + 2, full)
             lo = slot0 + s + 1 - length  # first cache slot of the window of step s
-            if length < full:  # a growing window: one step, every sequence
-                size = (batch, heads, length, head_dim)
-                stride = (keys.stride(0), head_dim, dim, 1)
-                k = keys.as_strided(size, stride, keys.storage_offset() + lo * dim)
-                v = values.as_strided(size, stride, values.storage_offset() + lo * dim)
-                q = queries[:, s]
-                out[:, s] = F.scaled_dot_product_attention(q, k, v, self._mask(length), 0.0, False)[:, :, 0]
-                s += 1
-                continue
-            # Full windows: consecutive steps slide by one row, so one strided view covers them all.
-            n = steps - s
+            cached = self.min_rows is not None and length >= self.min_rows
+            if length == full and cached:
+                # Full windows: consecutive steps slide by one row, so one strided view covers them all.
+                for b in range(batch):
+                    kv = self._kv[index, b, lo:]
+                    mixed[b, s:] = self._attend(index, queries[b, s:], kv, steps - s, length)[:, :, 0]
+                break
             for b in range(batch):
-                size = (n, heads, length, head_dim)
-                stride = (dim, head_dim, dim, 1)
-                base = b * keys.stride(0) + lo * dim
-                k = keys.as_strided(size, stride, keys.storage_offset() + base)
-                v = values.as_strided(size, stride, values.storage_offset() + base)
-                q = queries[b, s:]
-                out[b, s:] = F.scaled_dot_product_attention(q, k, v, self._mask(length), 0.0, False)[:, :, 0]
-            s = steps
-        return out.view(batch, steps, dim)
+                kv = self._window_kv(index, b, lo, lo + length)
+                mixed[b, s] = self._attend(index, queries[b, s : s + 1], kv, 1, length)[0, :, 0]
+            s += 1
+        attn = batched_linear(mixed.view(-1, dim), w.out_weight, w.out_bias).view(batch, steps, dim)
+        x = F.layer_norm(x + attn, w.norm_shape, w.norm1_weight, w.norm1_bias, w.norm1_eps)
+        hidden = F.gelu(batched_linear(x.reshape(-1, dim), w.ff1_weight, w.ff1_bias))
+        ff = batched_linear(hidden, w.ff2_weight, w.ff2_bias).view(batch, steps, dim)
+        return F.layer_norm(x + ff, w.norm_shape, w.norm2_weight, w.norm2_bias, w.norm2_eps)
 
 
 class _LayerWeights:
@@ -349,8 +366,20 @@ class _LayerWeights:
     def __init__(self, layer: StreamingTransformerLayer) -> None:
         attn = layer.self_attn
         dim = attn.embed_dim
+        self.dim, self.heads, self.head_dim = dim, attn.num_heads, dim // attn.num_heads
         self.q_weight, self.q_bias = attn.in_proj_weight[:dim], attn.in_proj_bias[:dim]
-        self.kv_weight, self.kv_bias = attn.in_proj_weight[dim:], attn.in_proj_bias[dim:]
+        self.kv_weight_t, self.kv_bias = attn.in_proj_weight[dim:].t(), attn.in_proj_bias[dim:]
+        self.norm_shape = layer.norm1.normalized_shape
+        self.norm1_weight, self.norm1_bias, self.norm1_eps = (
+            layer.norm1.weight,
+            layer.norm1.bias,
+            layer.norm1.eps,
+        )
+        self.norm2_weight, self.norm2_bias, self.norm2_eps = (
+            layer.norm2.weight,
+            layer.norm2.bias,
+            layer.norm2.eps,
+        )
         self.out_weight, self.out_bias = attn.out_proj.weight, attn.out_proj.bias
         self.ff1_weight, self.ff1_bias = layer.linear1.weight, layer.linear1.bias
         self.ff2_weight, self.ff2_bias = layer.linear2.weight, layer.linear2.bias
