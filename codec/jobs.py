@@ -139,14 +139,21 @@ class ModelPool:
 
         return self._get("model", name, load)
 
-    def lm(self, name: str) -> LanguageModel:
-        """The entropy-coding language model of `name`, loaded on first use."""
+    def lm(
+        self, name: str, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> LanguageModel:
+        """The entropy-coding language model of model `name`, loaded (and downloaded) on first use."""
         from codec.api import load_lm  # noqa: PLC0415
 
         spec = get_spec(name)
         if not spec.has_lm:
             raise UnsupportedOptionError(f"{spec.name} has no language model for entropy coding.")
-        return self._get("lm", name, lambda full: load_lm(full, self.lm_weights.get(full), self.lm_device))
+
+        def load(full: str) -> Any:
+            weights = self.lm_weights.get(full)
+            return load_lm(full, weights, self.lm_device, progress=progress, cancel=cancel)
+
+        return self._get("lm", name, load)
 
     def loaded(self) -> list[str]:
         """Names of what is in memory, e.g. ["model:encodec_24khz", "lm:encodec_24khz"]."""

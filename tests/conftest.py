@@ -137,3 +137,25 @@ def ecdc_module() -> object:
     if not all(hasattr(module, name) for name in ("read_header", "write_ecdc", "read_ecdc")):
         pytest.skip("codec.ecdc does not provide read_header / write_ecdc / read_ecdc yet")
     return module
+
+
+@pytest.fixture(scope="session")
+def random_lm_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """`random_lm_checkpoint("encodec_24khz", seed=0)` -> an official-layout LM `.th` with random weights."""
+    cache: dict[tuple[str, int], Path] = {}
+    folder = tmp_path_factory.mktemp("lm_checkpoints")
+
+    def make(name: str = "encodec_24khz", seed: int = 0) -> Path:
+        key = (name, seed)
+        if key not in cache:
+            import torch
+
+            from codec.models.lm import LanguageModel
+            from codec.specs import get_spec
+
+            path = folder / f"lm_{name}-random{seed}.th"
+            torch.save(LanguageModel.random(get_spec(name), seed).state_dict(), path)
+            cache[key] = path
+        return cache[key]
+
+    return make
