@@ -94,6 +94,7 @@ class CompareWindow(QMainWindow):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.progress.setMaximumWidth(200)
+        self.progress.hide()  # shown while the ladder encodes
         for button in (self.encode_button, self.cancel_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             ladder_row.addWidget(button)
@@ -244,15 +245,16 @@ class CompareWindow(QMainWindow):
         self.encode_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
+        self.progress.show()
         self.status("Encoding the ladder…")
 
     def _ladder_done_ui(self) -> None:
         self.encode_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        self.progress.hide()
 
     def _ladder_finished(self, rungs: list) -> None:
         self._ladder_done_ui()
-        self.progress.setValue(1000)
         self.table.set_rungs(rungs)
         self.player.set_sources(self.session.versions(), self.session.sample_rate)
         self.table.set_current(self.player.selected if not self.blind else 0)
@@ -265,7 +267,6 @@ class CompareWindow(QMainWindow):
 
     def _ladder_failed(self, message: str) -> None:
         self._ladder_done_ui()
-        self.progress.setValue(0)
         self.status("Ladder cancelled." if not message else f"Ladder failed: {message}")
 
     # -- versions -----------------------------------------------------------------------------------

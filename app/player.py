@@ -7,7 +7,9 @@ stream is never restarted. Seeks and loop wraps crossfade the same way.
 
 `PlaybackEngine` is the callback's state and has no Qt and no sounddevice in it: tests call `render` directly.
 `Player` wraps it in a sounddevice `OutputStream` and reports position, state and the end of playback with
-Qt signals, polled from the UI thread (the audio thread never touches Qt).
+Qt signals, polled from the UI thread (the audio thread never touches Qt). The stream outputs silence while
+nothing plays and is stopped from the UI thread once idle for a moment, so pausing and playing again is
+instant and never waits on the host draining a stream.
 
     player = Player()
     if player.available:
@@ -20,6 +22,7 @@ Qt signals, polled from the UI thread (the audio thread never touches Qt).
 from __future__ import annotations
 
 import threading
+from time import monotonic
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -76,17 +79,16 @@ class PlaybackEngine:
         """Replace the versions, keeping position and selection (clamped); playing voices restart on them."""
         if not sources:
             raise ValueError("at least one source is needed.")
-        arrays = [
-            np.ascontiguousarray(np.asarray(s, dtype=np.float32).reshape(len(s), -1).T) for s in sources
-        ]
+        # Kept as given ([C, T], no copy when already float32): long files in several versions are big.
+        arrays = [np.asarray(s, dtype=np.float32).reshape(len(s), -1) for s in sources]
         shape = arrays[0].shape
         if any(a.shape != shape for a in arrays):
             raise ValueError("all sources must have the same channels and length; align them first.")
         with self._lock:
             position = self.position
-            same_length = self._length == shape[0]
+            same_length = self._length == shape[1]
             self._sources = arrays
-            self._length, self._channels = shape
+            self._channels, self._length = shape
             self._selected = min(self._selected, len(arrays) - 1)
             self._position = min(position, self._length)
             if self._loop is not None:
@@ -263,7 +265,7 @@ class PlaybackEngine:
         for voice in self._voices:
             start = voice.pos
             n = max(0, min(start + chunk, self._length) - start)
-            samples = self._sources[voice.source][start : start + n]
+            samples = self._sources[voice.source][:, start : start + n].T
             if voice.gain == voice.target:
                 if voice.gain > 0.0 and n:
                     out[:n] += samples if voice.gain == 1.0 else samples * voice.gain
@@ -351,8 +353,11 @@ class Player(QObject):
         crossfade_s: float = CROSSFADE_S,
         latency: float | str = 0.08,
         poll_ms: int = 30,
+        idle_stop_s: float = 2.0,
     ) -> None:
         super().__init__(parent)
+        self._idle_stop_s = idle_stop_s
+        self._idle_since: float | None = None
         self._crossfade_s = crossfade_s
         self._latency = latency
         self._engine: PlaybackEngine | None = None
@@ -518,15 +523,15 @@ class Player(QObject):
     # -- stream handling ------------------------------------------------------------------------------
 
     def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        """PortAudio's callback (audio thread): render, and stop the stream once nothing sounds.
+        """PortAudio's callback (audio thread): render the next block; silence when nothing plays.
 
-        The stop comes one block after the sound ends: some host APIs (ALSA) drop the block returned with
-        the stop request, so that block must be silence.
+        It never stops the stream itself (a stream stopped from its callback drains for a host-dependent
+        time, during which a new `play` would go unheard); the UI thread stops an idle stream in `poll`.
         """
         engine = self._engine
-        if engine is None or engine.idle:
+        if engine is None or outdata.shape[1] != engine.channels:
             outdata.fill(0.0)
-            raise self._sd.CallbackStop
+            return
         engine.render(outdata)
 
     def _ensure_stream(self) -> bool:
@@ -545,8 +550,9 @@ class Player(QObject):
                 )
             if not self._stream.active:
                 if not self._stream.stopped:
-                    self._stream.stop()  # after CallbackStop PortAudio wants an explicit stop first
+                    self._stream.abort()  # a stream that ended on its own must be stopped before a start
                 self._stream.start()
+            self._idle_since = None
         except Exception as exc:  # noqa: BLE001 - any PortAudio failure becomes a message, not a crash
             self._close_stream()
             self._engine.pause()
@@ -564,7 +570,10 @@ class Player(QObject):
                 pass
 
     def poll(self) -> None:
-        """Publish position / state changes and the end of playback (runs on a UI timer while playing)."""
+        """Publish position / state changes and the end of playback; stop a stream idle for `idle_stop_s`.
+
+        Runs on a UI timer while a stream is open.
+        """
         engine = self._engine
         if engine is None:
             return
@@ -574,11 +583,26 @@ class Player(QObject):
             self.positionChanged.emit(position)
         playing = engine.playing
         if playing and self._stream is not None and not self._stream.active:
-            self._ensure_stream()  # play() raced with a stream that was stopping: restart it
+            self._ensure_stream()  # the host stopped it (e.g. a device error): start it again
         if playing != self._was_playing:
             self._was_playing = playing
             self.playingChanged.emit(playing)
         if engine.take_finished():
             self.finished.emit()
-        if not playing and engine.idle:
+        if playing or not engine.idle:
+            self._idle_since = None
+            return
+        now = monotonic()
+        if self._idle_since is None:
+            self._idle_since = now
+        if now - self._idle_since >= self._idle_stop_s:
+            self._stop_stream()
             self._timer.stop()
+
+    def _stop_stream(self) -> None:
+        """Stop (not close) the stream: what is left in its buffers is silence by now."""
+        if self._stream is not None and self._stream.active:
+            try:
+                self._stream.abort()
+            except Exception:  # noqa: BLE001 - a broken stream is reopened by the next play
+                self._close_stream()

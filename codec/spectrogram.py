@@ -55,7 +55,7 @@ def from_scale(value: np.ndarray | float, scale: FrequencyScale) -> np.ndarray:
     if scale == "linear":
         return value
     if scale == "log":
-        return 10.0**value
+        return 10.0 ** np.clip(value, -12.0, 12.0)
     if scale == "mel":
         return np.asarray(mel_to_hz(value))
     raise ValueError(f"Unknown frequency scale {scale!r}; choose one of {', '.join(SCALES)}.")

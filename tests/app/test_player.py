@@ -195,19 +195,13 @@ class FakeStream:
         pass
 
     def pull(self, frames):
-        """What PortAudio does: call back for a block; a CallbackStop ends the stream."""
+        """What PortAudio does: ask the callback for a block."""
         out = np.full((frames, self.kwargs["channels"]), np.nan, np.float32)
-        try:
-            self.callback(out, frames, None, None)
-        except FakeBackend.CallbackStop:
-            self.active = False
+        self.callback(out, frames, None, None)
         return out
 
 
 class FakeBackend:
-    class CallbackStop(Exception):
-        pass
-
     def __init__(self, devices=None):
         self.streams = []
         self.devices = (
@@ -250,9 +244,9 @@ def test_player_switches_without_reopening_or_restarting_the_stream(qtbot):
     assert len(backend.streams) == 1 and stream.starts == 1 and stream.active
 
 
-def test_player_stops_the_stream_at_the_end_and_signals_finished(qtbot):
+def test_player_signals_the_end_and_stops_the_idle_stream(qtbot):
     backend = FakeBackend()
-    player = Player(backend=backend)
+    player = Player(backend=backend, idle_stop_s=0.0)
     player.set_sources(versions(2, length=2000), SR)
     player.play()
     stream = backend.streams[0]
@@ -260,13 +254,30 @@ def test_player_stops_the_stream_at_the_end_and_signals_finished(qtbot):
     out = stream.pull(1500)  # the last 500 samples, then silence
     np.testing.assert_allclose(out[:500, 0], np.arange(1500, 2000))
     assert np.all(out[500:] == 0) and stream.active
-    assert np.all(stream.pull(256) == 0)
-    assert not stream.active  # the block after the end raised CallbackStop
+    assert np.all(stream.pull(256) == 0)  # the stream runs on, silent, until the UI thread stops it
     with qtbot.waitSignal(player.finished):
         player.poll()
-    assert not player.playing
+    assert not player.playing and not stream.active  # idle: stopped from the UI thread
     player.play()  # plays again from the start on the same stream
-    assert stream.starts == 2 and player.position == 0
+    assert stream.starts == 2 and stream.active and player.position == 0
+
+
+def test_pause_keeps_the_stream_until_it_has_been_idle_for_a_while(qtbot):
+    backend = FakeBackend()
+    player = Player(backend=backend, idle_stop_s=3600.0)
+    player.set_sources(versions(1), SR)
+    player.play()
+    stream = backend.streams[0]
+    stream.pull(500)
+    player.pause()
+    stream.pull(500)  # the fade-out, then silence
+    player.poll()
+    assert stream.active  # paused, not stopped: playing again is instant
+    player.play()
+    out = stream.pull(500)
+    fade = player.engine.fade_length
+    np.testing.assert_allclose(out[fade:, 0], np.arange(500 + fade, 1000))
+    assert stream.starts == 1
 
 
 def test_player_without_portaudio_disables_playback(qtbot, monkeypatch):
