@@ -22,9 +22,9 @@ instant and never waits on the host draining a stream.
 from __future__ import annotations
 
 import threading
-from time import monotonic
 from collections.abc import Sequence
 from dataclasses import dataclass
+from time import monotonic
 from types import ModuleType
 from typing import Any
 
