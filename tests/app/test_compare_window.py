@@ -5,6 +5,7 @@ happens off the UI thread. Playback goes to a fake sounddevice (tests/app/test_p
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -303,3 +304,18 @@ def test_blind_abx_hides_what_plays(window, qtbot):
     assert not window.blind and window.table.isEnabled()
     assert window.table.current_version() == window.player.selected
     dialog.accept()
+
+
+def test_without_portaudio_the_window_still_works(qtbot, monkeypatch, source, pool, shared_cache):
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # `import sounddevice` fails
+    runner = TaskRunner(synchronous=True)
+    window = CompareWindow(source, runner, pool, "encodec_24khz", cache=shared_cache)  # its own Player
+    qtbot.addWidget(window)
+    window.show()
+    assert not window.player.available
+    assert not window.transport.play_button.isEnabled()
+    assert "sounddevice" in window.transport.reason_label.text()
+    encode(window, qtbot)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert not window.player.playing and window.view.has_image("version")
+    window.close()
