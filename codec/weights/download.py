@@ -76,12 +76,16 @@ def download_file(
     part = part_path(dest)
     label = dest.name
     resumes = 0
+    restarted = False
     while True:
         before = _size(part)
         try:
             _transfer(url, part, label, progress, cancel, timeout)
             break
         except _RestartFromZero:
+            if restarted:
+                raise WeightsError(f"{urlparse(url).netloc} sent an unusable reply for {label}.") from None
+            restarted = True
             part.unlink(missing_ok=True)
         except _AlreadyComplete:
             break

@@ -109,11 +109,15 @@ def list_models() -> list[ModelStatus]:
 
 
 def remove(name: str) -> bool:
-    """Delete the installed weights of `name` and any unfinished download of them; False if none."""
+    """Delete the installed weights of `name` and any unfinished download of them; False if none.
+    Raises WeightsError at once, without waiting, while this process is downloading them."""
     entry = get_entry(name)
     final = models_dir() / entry.install_name
     removed = False
-    with _lock(entry.name):
+    lock = _lock(entry.name)
+    if not lock.acquire(blocking=False):  # never wait (the GUI calls this on its own thread)
+        raise WeightsError(f"{entry.name} is being downloaded; cancel the download before removing it.")
+    try:
         for path in (final, part_path(final)):
             if path.exists():
                 try:
@@ -121,6 +125,8 @@ def remove(name: str) -> bool:
                 except OSError as exc:
                     raise WeightsError(f"Cannot delete {path} ({exc.strerror or exc}).") from exc
                 removed = True
+    finally:
+        lock.release()
     return removed
 
 

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from codec.errors import UnknownModelError, WeightsError
+from codec.errors import Cancelled, UnknownModelError, WeightsError
+from codec.progress import CancelToken
 from codec.weights import ensure_weights, find_installed, list_models, remove
 from codec.weights.cache import file_sha256
 from tests.helpers.http_server import trust
@@ -133,3 +134,24 @@ def test_concurrent_requests_download_once(server, lm_file, isolated_caches, mon
     assert not errors
     assert results == [isolated_caches / lm_file.name] * 3
     assert len(server.requests_for(lm_file.name)) == 1
+
+
+def test_remove_refuses_while_a_download_runs(server, lm_file, isolated_caches, monkeypatch):
+    server.publish_official(lm_file)
+    trust(monkeypatch, lm_file)
+    token = CancelToken()
+    outcome = []
+
+    def progress(done, total):
+        if not outcome:
+            try:
+                remove(LM)
+            except WeightsError as exc:
+                outcome.append(str(exc))
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        ensure_weights(LM, progress=progress, cancel=token)
+    assert outcome == [f"{LM} is being downloaded; cancel the download before removing it."]
+    assert remove(LM) is True  # the kept .part goes once the download has stopped
+    assert not any(isolated_caches.iterdir())
