@@ -138,7 +138,6 @@ def copy_file(
             writer.write(chunk)
             done += len(chunk)
             report(progress, done, total)
-    report(progress, total, total)
 
 
 def remove_path(path: Path) -> None:
