@@ -50,12 +50,11 @@ def import_weights(
         src = src.parent
     if src.is_dir():
         entry = identify_hf_folder(src)
-        install_hf_folder(src, entry, progress=progress, cancel=cancel)
     elif src.is_file():
         entry = identify_th_file(src, cancel=cancel)
-        install_file(src, entry, progress=progress, cancel=cancel)
     else:
         raise WeightsError(f"{src} does not exist.")
+    install(src, entry, progress=progress, cancel=cancel)
     return entry.name
 
 
@@ -181,7 +180,7 @@ def _check_safetensors(path: Path, spec: ModelSpec) -> None:
         )
 
 
-def install_file(
+def install(
     src: Path,
     entry: WeightsEntry,
     *,
@@ -189,42 +188,26 @@ def install_file(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Path:
-    """Copy (or hard-link) the official file `src` into the models folder as `entry`, atomically."""
+    """Copy (or hard-link) the official file, or the files of the Hugging Face folder, `src` into the
+    models folder as `entry`: into a temporary name first, renamed into place when complete."""
     final = ensure_models_dir() / entry.install_name
     tmp = temp_sibling(final, "import")
+    if entry.layout == "official":
+        copies = [(src, tmp)]
+    else:
+        copies = [(src / name, tmp / name) for name in HF_FILES if (src / name).is_file()]
+    total = sum(source.stat().st_size for source, _ in copies)
     try:
-        copy_file(src, tmp, link=link, progress=progress, cancel=cancel)
-        replace_path(tmp, final)
-    except OSError as exc:
-        raise WeightsError(f"Cannot copy {src} into {final.parent} ({exc.strerror or exc}).") from exc
-    finally:
-        remove_path(tmp)
-    return final
-
-
-def install_hf_folder(
-    src: Path,
-    entry: WeightsEntry,
-    *,
-    link: bool = False,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-) -> Path:
-    """Copy (or hard-link) the Hugging Face folder files into the models folder as `entry`, atomically."""
-    final = ensure_models_dir() / entry.install_name
-    tmp = temp_sibling(final, "import")
-    files = [src / name for name in HF_FILES if (src / name).is_file()]
-    total = sum(path.stat().st_size for path in files)
-    try:
-        tmp.mkdir()
+        if entry.layout == "hf":
+            tmp.mkdir()
         done = 0
-        for path in files:
+        for source, target in copies:
 
             def sub(part: int, _: int, before: int = done) -> None:
                 report(progress, before + part, total)
 
-            copy_file(path, tmp / path.name, link=link, progress=sub, cancel=cancel)
-            done += path.stat().st_size
+            copy_file(source, target, link=link, progress=sub, cancel=cancel)
+            done += source.stat().st_size
         replace_path(tmp, final)
     except OSError as exc:
         raise WeightsError(f"Cannot copy {src} into {final.parent} ({exc.strerror or exc}).") from exc

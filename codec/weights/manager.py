@@ -19,7 +19,7 @@ from codec.weights.cache import (
     torch_hub_checkpoints_dir,
 )
 from codec.weights.download import IMPORT_HINT, NotOnServerError, download_file, part_path
-from codec.weights.importer import identify_hf_folder, install_file, install_hf_folder
+from codec.weights.importer import identify_hf_folder, install
 from codec.weights.registry import HF_REQUIRED_FILES, REGISTRY, WeightsEntry, get_entry, variants
 
 _locks: dict[str, threading.Lock] = {}
@@ -142,7 +142,7 @@ def _adopt_from_hub_cache(
     if entry.layout == "official" and entry.file:
         src = torch_hub_checkpoints_dir() / entry.file
         if src.is_file() and (not entry.sha256 or file_sha256(src, cancel).startswith(entry.sha256)):
-            return install_file(src, entry, link=True, progress=progress, cancel=cancel)
+            return install(src, entry, link=True, progress=progress, cancel=cancel)
         return None
     for snapshot in hf_snapshot_dirs(entry.repo or ""):
         try:
@@ -150,7 +150,7 @@ def _adopt_from_hub_cache(
         except WeightsError:
             continue
         if found.name == entry.name:
-            return install_hf_folder(snapshot, entry, link=True, progress=progress, cancel=cancel)
+            return install(snapshot, entry, link=True, progress=progress, cancel=cancel)
     return None
 
 
