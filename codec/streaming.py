@@ -14,10 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from codec.modules.conv import SConv1d, SConvTranspose1d, extra_padding_for_conv1d, pad1d
+from codec.modules.conv import (
+    SConv1d,
+    SConvTranspose1d,
+    conv_transpose1d_overlap,
+    extra_padding_for_conv1d,
+    pad1d,
+)
 from codec.modules.lstm import SLSTM
 from codec.modules.seanet import ResidualUnit
 
@@ -67,7 +72,7 @@ class _ConvTransposeStream:
         if frames == 0:
             return x.new_zeros(x.shape[0], self.conv.out_channels, 0)
         # Bias is added once per output sample, after the overlapping tails have been summed.
-        y = F.conv_transpose1d(x, self.conv.weight, None, self.stride)
+        y = conv_transpose1d_overlap(x, self.conv.weight, self.stride)
         if self.pending is not None:
             y[..., : self.pending.shape[-1]] += self.pending
         complete = frames * self.stride

@@ -6,6 +6,7 @@ CPU wheel for our torch, so a stub module stands in for it.
 
 from __future__ import annotations
 
+import importlib.machinery
 import sys
 import types
 
@@ -17,6 +18,8 @@ from codec.quantization.init import fill_codebooks_from_latents, probe_latents
 def import_reference_encodec() -> types.ModuleType:
     if "torchaudio" not in sys.modules:
         stub = types.ModuleType("torchaudio")
+        # A spec, so libraries that probe for torchaudio (transformers) see a module, not a broken one.
+        stub.__spec__ = importlib.machinery.ModuleSpec("torchaudio", loader=None)
         stub.transforms = types.SimpleNamespace()  # type: ignore[attr-defined]
         sys.modules["torchaudio"] = stub
     import encodec  # noqa: PLC0415

@@ -16,6 +16,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from codec.modules.lstm import SLSTM
 from codec.modules.seanet import SEANetDecoder, SEANetEncoder
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report
 from codec.quantization.init import fill_codebooks_from_latents, probe_latents
@@ -25,6 +26,12 @@ from codec.streaming import make_stream
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
+
+# Decoding batches this many 48 kHz segments: the LSTM's recurrent step is memory-bound, so a batch of 8
+# costs about what one segment does. Decoded audio may differ from unbatched by float rounding only.
+# Encoding stays unbatched by default: batching changes the LSTM's rounding and could flip a near-tie code,
+# and codes bit-identical with Meta's encoder are worth more than the speed (`segment_batch` opts in).
+DECODE_SEGMENT_BATCH = 8
 
 STREAM_BLOCK_FRAMES = 75  # 1 s at 24 kHz: activations stay in cache, and > every layer's left padding
 
@@ -105,17 +112,31 @@ class EncodecModel(nn.Module):
     @torch.inference_mode()
     def encode_segment(self, segment: torch.Tensor, num_codebooks: int) -> tuple[torch.Tensor, float | None]:
         """Codes [K, T] (and the volume scale when the model normalises) of one segment [C, n]."""
-        x = segment[None]
-        scale = None
+        return self.encode_segments([segment], num_codebooks)[0]
+
+    @torch.inference_mode()
+    def encode_segments(
+        self, segments: list[torch.Tensor], num_codebooks: int
+    ) -> list[tuple[torch.Tensor, float | None]]:
+        """Encode equal-length segments [C, n] as one batch (a batch of one is bit-exact with the reference)."""
+        x = torch.stack(segments)
+        scales: list[float | None] = [None] * len(segments)
         if self.spec.normalize:
             mono = x.mean(dim=1, keepdim=True)
             volume = mono.pow(2).mean(dim=2, keepdim=True).sqrt()
             scale_tensor = 1e-8 + volume
             x = x / scale_tensor
-            scale = float(scale_tensor.item())
-        latent = self.encoder(x)
-        codes = self.quantizer.encode(latent, num_codebooks)[:, 0]
-        return codes.cpu(), scale
+            scales = [float(v) for v in scale_tensor.flatten().tolist()]
+        latent = self.encoder(x) if len(segments) == 1 else self._encode_lstm_batched(x)
+        codes = self.quantizer.encode(latent, num_codebooks).cpu()  # [K, B, T]
+        return [(codes[:, index], scale) for index, scale in enumerate(scales)]
+
+    def _encode_lstm_batched(self, x: torch.Tensor) -> torch.Tensor:
+        # Convolutions one segment at a time keep activations in cache; the LSTM, whose recurrent step is
+        # memory-bound, runs on the whole batch.
+        split = _lstm_index(self.encoder.layers)
+        head, tail = self.encoder.layers[:split], self.encoder.layers[split:]
+        return tail(torch.cat([head(x[i : i + 1]) for i in range(x.shape[0])]))
 
     def encode(
         self,
@@ -145,12 +166,22 @@ class EncodecModel(nn.Module):
     @torch.inference_mode()
     def decode_segment(self, codes: torch.Tensor, scale: float | None = None) -> torch.Tensor:
         """Waveform [C, T * hop] of one segment's codes [K, T]."""
-        codes = codes.to(self.device)
-        latent = self.quantizer.decode(codes[:, None])
-        out = self.decoder(latent)[0]
-        if scale is not None:
-            out = out * torch.tensor(scale, dtype=out.dtype, device=out.device)
-        return out
+        return self.decode_segments([(codes, scale)])[0]
+
+    @torch.inference_mode()
+    def decode_segments(self, items: list[tuple[torch.Tensor, float | None]]) -> list[torch.Tensor]:
+        """Decode equal-length segments' (codes [K, T], scale) as one batch."""
+        codes = torch.stack([item[0] for item in items], dim=1).to(self.device)  # [K, B, T]
+        split = _lstm_index(self.decoder.layers) + 1
+        head, tail = self.decoder.layers[:split], self.decoder.layers[split:]
+        hidden = head(self.quantizer.decode(codes))  # small tensors up to the LSTM: batch them
+        results = []
+        for index, (_, scale) in enumerate(items):
+            audio = tail(hidden[index : index + 1])[0]  # the upsampling stack: one segment at a time
+            if scale is not None:
+                audio = audio * torch.tensor(scale, dtype=audio.dtype, device=audio.device)
+            results.append(audio)
+        return results
 
     def decode(
         self,
@@ -183,23 +214,25 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         workers: int | None = None,
+        segment_batch: int = 1,
     ) -> EncodedAudio:
         """Encode audio arriving as [C, n] blocks of any size; memory stays flat for the 24/48 kHz models.
 
         `total_length` (samples, when known) only scales progress. 48 kHz segments are encoded on `workers`
-        threads (default: torch's thread count), each single-threaded, giving the same codes as `encode`.
+        threads (default: torch's thread count), each single-threaded, giving the same codes as `encode`;
+        `segment_batch` > 1 batches segments (faster, codes may differ from Meta's in rare near-ties).
         """
         num_codebooks = self.spec.codebooks_for_bandwidth(bandwidth)
         blocks = (self._prepare_input(block) for block in blocks if block.shape[-1] > 0)
         if self.spec.segment is not None:
             return self._encode_segments_stream(
-                blocks, bandwidth, num_codebooks, total_length, progress, cancel, workers
+                blocks, bandwidth, num_codebooks, total_length, progress, cancel, workers, segment_batch
             )
         if not self.can_stream_exactly:
-            audio = (
-                torch.cat(list(blocks), dim=-1) if total_length != 0 else torch.zeros(self.spec.channels, 0)
-            )
-            return self.encode(audio, bandwidth, progress, cancel)
+            pieces = list(blocks)
+            if not pieces:
+                raise ValueError("Cannot encode empty audio.")
+            return self.encode(torch.cat(pieces, dim=-1), bandwidth, progress, cancel)
         return self._encode_causal_stream(blocks, bandwidth, num_codebooks, total_length, progress, cancel)
 
     @torch.inference_mode()
@@ -245,6 +278,7 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
         workers: int | None,
+        segment_batch: int = 1,
     ) -> EncodedAudio:
         size, stride = self.spec.segment_length, self.spec.segment_stride
         assert size is not None and stride is not None
@@ -268,9 +302,9 @@ class EncodecModel(nn.Module):
         lengths = [0]
         total_segments = len(segment_bounds(self.spec, total_length)) if total_length else 0
 
-        def encode_one(segment: torch.Tensor) -> tuple[torch.Tensor, float | None]:
+        def encode_group(group: list[torch.Tensor]) -> list[tuple[torch.Tensor, float | None]]:
             check_cancel(cancel)
-            return self.encode_segment(segment, num_codebooks)
+            return self.encode_segments(group, num_codebooks)
 
         def tracked() -> Iterator[torch.Tensor]:
             for segment in segments():
@@ -278,9 +312,10 @@ class EncodecModel(nn.Module):
                 yield segment
 
         with _parallel(workers) as pool:
-            for segment_codes, scale in pool.map_ordered(encode_one, tracked()):
-                codes.append(segment_codes)
-                scales.append(scale)
+            for results in pool.map_ordered(encode_group, _groups(tracked(), segment_batch)):
+                for segment_codes, scale in results:
+                    codes.append(segment_codes)
+                    scales.append(scale)
                 report(progress, len(codes), max(total_segments, len(codes)))
                 check_cancel(cancel)
         if not codes:
@@ -337,42 +372,74 @@ class EncodecModel(nn.Module):
         stride = self.spec.segment_stride
         assert stride is not None
         scales = encoded.scales or [None] * len(encoded.codes)
-        weight: torch.Tensor | None = None
-        carry: torch.Tensor | None = None  # weighted sum and weight total of the overlap still open
-        carry_weight: torch.Tensor | None = None
-        emitted = 0
 
-        def decode_one(item: tuple[torch.Tensor, float | None]) -> torch.Tensor:
+        def decode_group(group: list[tuple[torch.Tensor, float | None]]) -> list[torch.Tensor]:
             check_cancel(cancel)
-            return self.decode_segment(*item)
+            return self.decode_segments(group)
 
-        with _parallel(workers) as pool:
-            decoded = pool.map_ordered(decode_one, zip(encoded.codes, scales))
-            for index, frame in enumerate(decoded):
-                frame = frame.cpu()
-                if weight is None:
-                    t = torch.linspace(0, 1, frame.shape[-1] + 2, dtype=frame.dtype)[1:-1]
-                    weight = 0.5 - (t - 0.5).abs()
-                n = frame.shape[-1]
-                # The reference's overlap-add (triangular weights, sum(w * frame) / sum(w)), one segment at a time,
-                # with the same additions in the same order: identical samples.
-                total = torch.zeros(frame.shape[0], n, dtype=frame.dtype)
-                weights = torch.zeros(n, dtype=frame.dtype)
-                if carry is not None:
-                    overlap = min(carry.shape[-1], n)
-                    total[:, :overlap] += carry[:, :overlap]
-                    weights[:overlap] += carry_weight[:overlap]
-                total += weight[:n] * frame
-                weights += weight[:n]
-                is_last = index == len(encoded.codes) - 1
-                done = n if is_last else min(stride, n)
-                out = total[:, :done] / weights[:done]
-                carry, carry_weight = total[:, done:], weights[done:]
-                out = out[:, : max(0, encoded.length - emitted)]
-                emitted += out.shape[-1]
-                report(progress, index + 1, len(encoded.codes))
-                check_cancel(cancel)
-                yield out
+        def frames() -> Iterator[torch.Tensor]:
+            with _parallel(workers) as pool:
+                groups = pool.map_ordered(
+                    decode_group, _groups(zip(encoded.codes, scales), DECODE_SEGMENT_BATCH)
+                )
+                for index, frame in enumerate(frame for group in groups for frame in group):
+                    report(progress, index + 1, len(encoded.codes))
+                    check_cancel(cancel)
+                    yield frame.cpu()
+
+        yield from overlap_add_stream(frames(), stride, len(encoded.codes), encoded.length)
+
+
+def overlap_add_stream(
+    frames: Iterable[torch.Tensor], stride: int, count: int, length: int
+) -> Iterator[torch.Tensor]:
+    """The reference's overlap-add (triangular weights, sum(w * frame) / sum(w), weights from the first
+    frame's length), one segment at a time: each yielded block is final as soon as the next segment starts.
+    The additions happen in the same order as the reference's, so the samples are identical."""
+    weight: torch.Tensor | None = None
+    carry: torch.Tensor | None = None  # weighted sum and weight total of the overlap still open
+    carry_weight: torch.Tensor | None = None
+    emitted = 0
+    for index, frame in enumerate(frames):
+        if weight is None:
+            t = torch.linspace(0, 1, frame.shape[-1] + 2, dtype=frame.dtype)[1:-1]
+            weight = 0.5 - (t - 0.5).abs()
+        n = frame.shape[-1]
+        total = torch.zeros(frame.shape[0], n, dtype=frame.dtype)
+        weights = torch.zeros(n, dtype=frame.dtype)
+        if carry is not None and carry_weight is not None:
+            overlap = min(carry.shape[-1], n)
+            total[:, :overlap] += carry[:, :overlap]
+            weights[:overlap] += carry_weight[:overlap]
+        total += weight[:n] * frame
+        weights += weight[:n]
+        done = n if index == count - 1 else min(stride, n)
+        carry, carry_weight = total[:, done:], weights[done:]
+        out = (total[:, :done] / weights[:done])[:, : max(0, length - emitted)]
+        emitted += out.shape[-1]
+        yield out
+
+
+def _lstm_index(layers: nn.Sequential) -> int:
+    return next(i for i, layer in enumerate(layers) if isinstance(layer, SLSTM))
+
+
+def _groups(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    """Consecutive items in groups of `size` by index (so grouping never depends on how input arrived),
+    split further where the segment length changes (only equal lengths batch)."""
+
+    def length(item: object) -> int:
+        tensor = item[0] if isinstance(item, tuple) else item
+        return int(tensor.shape[-1])
+
+    group: list[_Item] = []
+    for index, item in enumerate(items):
+        if group and (index % size == 0 or length(item) != length(group[0])):
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group
 
 
 class _OrderedPool:

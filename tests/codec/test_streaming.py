@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from codec.models.encodec import EncodecModel
+from codec.models.encodec import EncodecModel, overlap_add_stream
 from tests.oracles import import_reference_encodec
 
 
@@ -75,21 +75,19 @@ def test_48khz_threads_do_not_change_codes(model_48k):
     assert all(torch.equal(a, b) for a, b in zip(one.codes, two.codes))
 
 
-def test_48khz_overlap_add_matches_reference(model_48k):
-    """Our streaming overlap-add against the reference's own `_linear_overlap_add`."""
+@pytest.mark.parametrize("lengths", [[48000, 48000, 1000], [48000, 480], [300], [48000, 48000, 48000, 47999]])
+def test_overlap_add_matches_reference(lengths):
+    """Our streaming overlap-add against the reference's own `_linear_overlap_add`, sample for sample."""
     import_reference_encodec()
     from encodec.utils import _linear_overlap_add
 
-    audio = 0.2 * torch.randn(2, 47520 * 2 + 1000, generator=torch.Generator().manual_seed(2))
-    encoded = model_48k.encode(audio, 6.0)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        frames = [model_48k.decode_segment(c, s)[None] for c, s in zip(encoded.codes, encoded.scales)]
-    finally:
-        torch.set_num_threads(previous)
-    expected = _linear_overlap_add(frames, model_48k.spec.segment_stride)[0, :, : audio.shape[-1]]
-    assert torch.equal(model_48k.decode(encoded), expected)
+    generator = torch.Generator().manual_seed(len(lengths))
+    frames = [torch.randn(2, n, generator=generator) for n in lengths]
+    stride = 47520
+    expected = _linear_overlap_add([f[None] for f in frames], stride)[0]
+    blocks = list(overlap_add_stream(iter(frames), stride, len(frames), expected.shape[-1]))
+    assert torch.equal(torch.cat(blocks, dim=-1), expected)
+    assert all(b.shape[-1] <= stride for b in blocks[:-1])
 
 
 def test_32khz_falls_back_to_whole_file():
