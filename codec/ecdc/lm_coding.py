@@ -44,32 +44,33 @@ def check_lm(lm: LanguageModel, spec: ModelSpec, num_codebooks: int) -> None:
 def encode_segments(lm: LanguageModel, segments: list[np.ndarray], tick: Tick) -> list[bytes]:
     """Arithmetic-coded bytes of each segment's codes [K, T_i]."""
     lm = lm.on_cpu()
+    blocks = lm.exact_plan().blocks
     out: list[bytes] = [b""] * len(segments)
-    for group in _equal_length_groups(segments):
-        coded = _encode_group(lm, np.stack([segments[i] for i in group]), tick)
+    for group in _equal_length_groups(segments, _MAX_GROUP if blocks else 1):
+        coded = _encode_group(lm, np.stack([segments[i] for i in group]), tick, blocks)
         for index, data in zip(group, coded):
             out[index] = data
     return out
 
 
-def _equal_length_groups(segments: list[np.ndarray]) -> list[list[int]]:
+def _equal_length_groups(segments: list[np.ndarray], size: int) -> list[list[int]]:
     groups: list[list[int]] = []
     for index, codes in enumerate(segments):
         last = groups[-1] if groups else None
-        if last and len(last) < _MAX_GROUP and segments[last[0]].shape == codes.shape:
+        if last and len(last) < size and segments[last[0]].shape == codes.shape:
             last.append(index)
         else:
             groups.append([index])
     return groups
 
 
-def _encode_group(lm: LanguageModel, codes: np.ndarray, tick: Tick) -> list[bytes]:
+def _encode_group(lm: LanguageModel, codes: np.ndarray, tick: Tick, blocks: bool) -> list[bytes]:
     batch, num_codebooks, frames = codes.shape
     stream = lm.stream(batch, num_codebooks, max_steps=frames)
     encoders = [ArithmeticEncoder() for _ in range(batch)]
     by_frame = codes.transpose(0, 2, 1)  # [B, T, K]
     previous = np.concatenate([np.full((batch, 1, num_codebooks), -1, dtype=np.int64), by_frame[:, :-1]], 1)
-    block = max(1, _BLOCK_SYMBOLS // num_codebooks)
+    block = max(1, _BLOCK_SYMBOLS // num_codebooks) if blocks else 1
     for start in range(0, frames, block):
         stop = min(frames, start + block)
         probas = stream.advance(np.ascontiguousarray(previous[:, start:stop]))  # [B, n, card, K]

@@ -8,9 +8,9 @@ yields bit-identical probabilities (see `codec.modules.transformer`).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,14 @@ from torch import nn
 
 from codec.errors import CheckpointError
 from codec.modules.transformer import (
+    REFERENCE_PLAN,
+    ExactPlan,
     StreamingTransformerEncoder,
     TransformerStream,
     batched_linear,
+    batched_rows_exact,
     exact_min_rows,
+    layer_linears,
 )
 from codec.specs import ModelSpec
 
@@ -32,7 +36,7 @@ LM_LAYERS = 5
 LM_HEADS = 8
 LM_HIDDEN_SCALE = 4.0
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 class LanguageModel(nn.Module):
@@ -69,7 +73,7 @@ class LanguageModel(nn.Module):
         )
         self.emb = nn.ModuleList(nn.Embedding(card + 1, dim) for _ in range(n_q))
         self.linears = nn.ModuleList(nn.Linear(dim, card) for _ in range(n_q))
-        self._exact_rows: dict[int, int | None] = {}
+        self._plans: dict[int, ExactPlan] = {}
         self._tables: dict[int, tuple[np.ndarray, torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
@@ -96,7 +100,7 @@ class LanguageModel(nn.Module):
     ) -> Any:
         # New weights invalidate the stacked tables and the exactness self-check.
         self._tables.clear()
-        self._exact_rows.clear()
+        self._plans.clear()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def forward(
@@ -124,18 +128,58 @@ class LanguageModel(nn.Module):
             object.__setattr__(self, "_cpu_copy", copy)
         return copy
 
-    def exact_rows(self) -> int | None:
-        """Row count of the exact padded key/value projection for the current thread count (None: no cache).
+    def exact_plan(self) -> ExactPlan:
+        """The bit-exact shortcuts of `TransformerStream` valid for these weights on this CPU.
 
-        Checked once per thread count, since a multi-threaded multiply may split rows differently.
+        Checked once per thread count (a multi-threaded multiply may split its work differently) with the
+        real weights on random inputs; a shortcut that does not reproduce the reference's rounding is off.
         """
         threads = torch.get_num_threads()
         with _LOCK:
-            if threads not in self._exact_rows:
-                self._exact_rows[threads] = (
-                    None if os.environ.get("ECDC_LM_NO_CACHE") else exact_min_rows(self.transformer)
+            plan = self._plans.get(threads)
+            if plan is None:
+                plan = self._plans[threads] = self._find_plan()
+            return plan
+
+    @torch.no_grad()
+    def _find_plan(self) -> ExactPlan:
+        heads = [(self.linears[0].weight, self.linears[0].bias)]
+        batched = batched_rows_exact(layer_linears(self.transformer) + heads)
+        plan = ExactPlan(exact_min_rows(self.transformer), batched, blocks=True)
+        # End to end, against the reference forward: first block coding, then step by step.
+        if not self._agrees_with_reference(plan, blocks=True):
+            plan = replace(plan, blocks=False)
+        if not self._agrees_with_reference(plan, blocks=False):
+            plan = REFERENCE_PLAN
+        return plan
+
+    def _agrees_with_reference(self, plan: ExactPlan, blocks: bool) -> bool:
+        """Whether streams under `plan` give the reference's probabilities on a few random sequences,
+        long enough to reach the cached key/value path."""
+        generator = torch.Generator().manual_seed(0)
+        num_codebooks, steps = min(self.n_q, 3), (plan.min_rows or 8) + 4
+        codes = torch.randint(0, self.card, (2, num_codebooks, steps), generator=generator)
+        previous = torch.cat([torch.full((2, num_codebooks, 1), -1), codes[:, :, :-1]], dim=2)
+        expected = []
+        for b in range(2):
+            states, offset, frames = None, 0, []
+            for t in range(steps):
+                probas, states, offset = self(previous[b : b + 1, :, t : t + 1] + 1, states, offset)
+                frames.append(probas[0, :, :, 0])
+            expected.append(torch.stack(frames))
+        by_frame = previous.permute(0, 2, 1).contiguous().numpy()
+        if blocks:
+            stream = self.stream(2, num_codebooks, plan=plan)
+            got = torch.cat([stream.advance(by_frame[:, :3]), stream.advance(by_frame[:, 3:])], dim=1)
+        else:
+            got = []
+            for b in range(2):
+                stream = self.stream(1, num_codebooks, plan=plan)
+                got.append(
+                    torch.cat([stream.advance(by_frame[b : b + 1, t : t + 1]) for t in range(steps)], 1)
                 )
-            return self._exact_rows[threads]
+            got = torch.cat(got)
+        return torch.equal(got, torch.stack(expected))
 
     @torch.no_grad()
     def codebook_tables(self, num_codebooks: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
@@ -151,10 +195,15 @@ class LanguageModel(nn.Module):
                 tables = self._tables[num_codebooks] = (embeddings, weights, biases)
             return tables
 
-    def stream(self, batch: int, num_codebooks: int, max_steps: int | None = None) -> LMStream:
-        """A fresh streaming state for `batch` sequences coded with the first `num_codebooks` codebooks
-        (`max_steps`: expected sequence length, sizes the caches; longer sequences still work)."""
-        return LMStream(self, batch, num_codebooks, max_steps)
+    def stream(
+        self, batch: int, num_codebooks: int, max_steps: int | None = None, plan: ExactPlan | None = None
+    ) -> LMStream:
+        """A fresh streaming state for `batch` sequences coded with the first `num_codebooks` codebooks.
+
+        `max_steps`: expected sequence length, sizes the caches (longer sequences still work). `plan`:
+        which exact shortcuts to use, by default those `exact_plan` found valid.
+        """
+        return LMStream(self, batch, num_codebooks, max_steps, plan)
 
 
 class LMStream:
@@ -165,14 +214,20 @@ class LMStream:
     """
 
     def __init__(
-        self, lm: LanguageModel, batch: int, num_codebooks: int, max_steps: int | None = None
+        self,
+        lm: LanguageModel,
+        batch: int,
+        num_codebooks: int,
+        max_steps: int | None = None,
+        plan: ExactPlan | None = None,
     ) -> None:
         if not 1 <= num_codebooks <= lm.n_q:
             raise ValueError(f"The LM codes 1 to {lm.n_q} codebooks, not {num_codebooks}.")
         self.lm = lm
         self.batch = batch
         self.num_codebooks = num_codebooks
-        self._stream = TransformerStream(lm.transformer, batch, lm.exact_rows(), max_steps)
+        self._plan = lm.exact_plan() if plan is None else plan
+        self._stream = TransformerStream(lm.transformer, batch, self._plan, max_steps)
         self._tables, self._head_weights, self._head_bias = lm.codebook_tables(num_codebooks)
         self._head_weights_t = self._head_weights.transpose(1, 2)
         self._codebook_index = np.arange(num_codebooks)
@@ -180,6 +235,10 @@ class LMStream:
     @property
     def frames_done(self) -> int:
         return self._stream.step_index
+
+    @property
+    def plan(self) -> ExactPlan:
+        return self._plan
 
     @torch.no_grad()
     def advance(self, previous: np.ndarray) -> torch.Tensor:
@@ -192,15 +251,15 @@ class LMStream:
         out = self._stream.advance(torch.from_numpy(summed))
         flat = out.reshape(batch * frames, 1, -1)
         logits = torch.empty(batch * frames, num_codebooks, 1, self.lm.card)
-        if flat.shape[0] == 1:
+        batched = self._plan.batched_rows
+        if flat.shape[0] == 1 and batched:
             # One frame: the K heads as one batched multiply of 1-row matrices.
             heads = self._head_weights_t
             logits[0] = torch.baddbmm(self._head_bias, flat.expand(num_codebooks, 1, -1), heads)
         else:
             for k in range(num_codebooks):
-                logits[:, k] = batched_linear(flat[:, 0], self._head_weights[k], self._head_bias[k, 0])[
-                    :, None
-                ]
+                weight, bias = self._head_weights[k], self._head_bias[k, 0]
+                logits[:, k, 0] = batched_linear(flat[:, 0], weight, bias, batched)
         probas = torch.softmax(logits.permute(0, 3, 1, 2), dim=1)  # [N, card, K, 1] as the reference
         return probas[..., 0].view(batch, frames, self.lm.card, num_codebooks)
 

@@ -15,6 +15,7 @@ Two ways to run the same weights:
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -170,17 +171,61 @@ def _kv_weights(layer: StreamingTransformerLayer) -> tuple[torch.Tensor, torch.T
     return attn.in_proj_weight[dim:], attn.in_proj_bias[dim:]
 
 
-def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """`F.linear` applied to each row of `x` [N, C] on its own, bit for bit, in one call.
+@dataclass(frozen=True)
+class ExactPlan:
+    """The shortcuts found bit-exact on this CPU (and thread count) for a given set of weights.
 
-    A 1-row linear takes the matrix-vector path and rounds differently from a multi-row one; a batched
-    matrix multiply of N 1-row matrices takes that same path for each row (checked by the LM tests).
+    `min_rows`: rows of the padded key/value projection (None: project whole windows, as the reference).
+    `batched_rows`: whether one batched multiply of 1-row matrices rounds each row as a 1-row `F.linear`
+    does (true for the LM's shapes with MKL; tiny shapes take another kernel).
+    `blocks`: whether advancing several steps or sequences at once (row-wise norms, activations, softmax
+    and attention over many rows) matches the reference; if not, coding goes one step at a time.
+    """
+
+    min_rows: int | None = None
+    batched_rows: bool = False
+    blocks: bool = False
+
+
+REFERENCE_PLAN = ExactPlan()
+
+
+def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, batched: bool) -> torch.Tensor:
+    """`F.linear` applied to each row of `x` [N, C] on its own, bit for bit.
+
+    A 1-row linear takes the matrix-vector path and rounds differently from a multi-row one. With
+    `batched`, a batched multiply of N 1-row matrices gives the same rows in one call; otherwise rows go
+    one at a time.
     """
     rows = x.shape[0]
     if rows == 1:
         return F.linear(x, weight, bias)
+    if not batched:
+        return torch.cat([F.linear(x[i : i + 1], weight, bias) for i in range(rows)])
     out = torch.baddbmm(bias.expand(rows, 1, -1), x.unsqueeze(1), weight.t().expand(rows, -1, -1))
     return out.squeeze(1)
+
+
+@torch.no_grad()
+def batched_rows_exact(linears: list[tuple[torch.Tensor, torch.Tensor]], seed: int = 0) -> bool:
+    """Whether `batched_linear(..., batched=True)` equals row-by-row `F.linear` for each (weight, bias)."""
+    generator = torch.Generator().manual_seed(seed)
+    for weight, bias in linears:
+        x = torch.randn(37, weight.shape[1], generator=generator)
+        rows = torch.cat([F.linear(x[i : i + 1], weight, bias) for i in range(x.shape[0])])
+        if not torch.equal(batched_linear(x, weight, bias, batched=True), rows):
+            return False
+    return True
+
+
+def layer_linears(encoder: StreamingTransformerEncoder) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(weight, bias) of every 1-row linear a step runs: query, output and feed-forward projections."""
+    out = []
+    for layer in encoder.layers:
+        w = _LayerWeights(layer)
+        out += [(w.q_weight, w.q_bias), (w.out_weight, w.out_bias)]
+        out += [(w.ff1_weight, w.ff1_bias), (w.ff2_weight, w.ff2_bias)]
+    return out
 
 
 class TransformerStream:
@@ -202,12 +247,13 @@ class TransformerStream:
         self,
         encoder: StreamingTransformerEncoder,
         batch: int,
-        min_rows: int | None,
+        plan: ExactPlan = REFERENCE_PLAN,
         max_steps: int | None = None,
     ) -> None:
         self.encoder = encoder
         self.batch = batch
-        self.min_rows = min_rows
+        self.min_rows = min_rows = plan.min_rows
+        self._batched = plan.batched_rows
         self.step_index = 0
         self._context = encoder.past_context
         self._weights = [_LayerWeights(layer) for layer in encoder.layers]
@@ -334,7 +380,7 @@ class TransformerStream:
         self._inputs[index, :, slot0 : slot0 + steps] = x
         if self.min_rows is not None:
             self._project(index, slot0, steps)
-        queries = batched_linear(x.reshape(-1, dim), w.q_weight, w.q_bias)
+        queries = batched_linear(x.reshape(-1, dim), w.q_weight, w.q_bias, self._batched)
         queries = queries.view(batch, steps, w.heads, 1, w.head_dim)
         mixed = torch.empty(batch, steps, w.heads, w.head_dim)
         full = self._context + 1
@@ -353,10 +399,12 @@ class TransformerStream:
                 kv = self._window_kv(index, b, lo, lo + length)
                 mixed[b, s] = self._attend(index, queries[b, s : s + 1], kv, 1, length)[0, :, 0]
             s += 1
-        attn = batched_linear(mixed.view(-1, dim), w.out_weight, w.out_bias).view(batch, steps, dim)
+        attn = batched_linear(mixed.view(-1, dim), w.out_weight, w.out_bias, self._batched).view(
+            batch, steps, dim
+        )
         x = F.layer_norm(x + attn, w.norm_shape, w.norm1_weight, w.norm1_bias, w.norm1_eps)
-        hidden = F.gelu(batched_linear(x.reshape(-1, dim), w.ff1_weight, w.ff1_bias))
-        ff = batched_linear(hidden, w.ff2_weight, w.ff2_bias).view(batch, steps, dim)
+        hidden = F.gelu(batched_linear(x.reshape(-1, dim), w.ff1_weight, w.ff1_bias, self._batched))
+        ff = batched_linear(hidden, w.ff2_weight, w.ff2_bias, self._batched).view(batch, steps, dim)
         return F.layer_norm(x + ff, w.norm_shape, w.norm2_weight, w.norm2_bias, w.norm2_eps)
 
 
