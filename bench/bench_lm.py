@@ -76,10 +76,11 @@ def bench(name: str, seconds: float, bandwidth: float = 6.0) -> None:
     spec = get_spec(name)
     encoded = random_codes(name, seconds, bandwidth)
     lm = LanguageModel.random(spec, seed=1)
-    lm.exact_rows()  # the one-off self-check, not part of coding
+    plan = lm.exact_plan()  # the one-off self-check, not part of coding
     print(
         f"{name}: {seconds:g} s at {bandwidth:g} kbps, {encoded.num_codebooks} codebooks, {encoded.num_frames} frames"
     )
+    print(f"  {plan}")
 
     ref_bytes, *ref_enc = timed(lambda: reference_compress(encoded, lm))
     our_bytes, *our_enc = timed(lambda: encode_bytes(encoded, lm=lm))
