@@ -422,10 +422,13 @@ def is_ecdc(path: StrPath) -> bool:
 
 
 def probe(path: StrPath) -> MediaInfo:
-    """Describe an audio or `.ecdc` file from its header; raises a `CodecError` for anything else."""
+    """Describe an audio or `.ecdc` file from its header; raises a `CodecError` for anything else.
+
+    A file is taken as `.ecdc` when it starts with the ECDC magic or is named `*.ecdc`.
+    """
     p = check_input(path)
     size = _file_size(p)
-    if is_ecdc(p):
+    if is_ecdc(p) or p.suffix.lower() == ".ecdc":
         header = _read_header(p)
         spec = header.spec
         return MediaInfo(

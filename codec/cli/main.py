@@ -282,8 +282,10 @@ def _plan(args: argparse.Namespace) -> list[Job]:
     for src in inputs:
         check_input(src)
     jobs = []
+    from codec.jobs import is_ecdc  # noqa: PLC0415
+
     for src in inputs:
-        decompress = src.suffix.lower() == SUFFIX
+        decompress = src.suffix.lower() == SUFFIX or is_ecdc(src)
         if output is not None:
             suffix = output.suffix.lower()
             if decompress and suffix not in AUDIO_OUTPUTS:

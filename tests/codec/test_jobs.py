@@ -13,7 +13,7 @@ import torch
 import codec.api
 from codec import jobs
 from codec.audio import read_audio
-from codec.errors import AudioFormatError, Cancelled, CodecError, UnsupportedBandwidthError
+from codec.errors import AudioFormatError, Cancelled, CodecError, EcdcFormatError, UnsupportedBandwidthError
 from codec.fileio import OutputExistsError, PathError
 from codec.jobs import (
     JobResult,
@@ -389,6 +389,10 @@ def test_probe_errors(tmp_path):
     junk.write_text("hello")
     with pytest.raises(AudioFormatError, match="junk.txt"):
         probe(junk)
+    fake = tmp_path / "fake.ecdc"
+    fake.write_bytes(b"RIFF....WAVE")
+    with pytest.raises(EcdcFormatError):
+        probe(fake)
 
 
 def test_jobs_import_is_cheap():

@@ -333,6 +333,16 @@ def test_several_inputs_go_on_after_a_bad_file(env, tmp_path, make_audio, ck, ca
     assert listing(out) == ["a.ecdc", "b.ecdc"]
 
 
+def test_ecdc_content_is_recognised_whatever_the_name(env, tmp_path, make_audio, ck, capsys):
+    src = make_audio("in.wav", seconds=0.1)
+    assert run(capsys, "--weights", ck, src, tmp_path / "stream.bin")[0] == 1  # .bin is no output type
+    assert run(capsys, "--weights", ck, src)[0] == 0
+    (tmp_path / "in.ecdc").rename(tmp_path / "stream.bin")
+    code, _, err = run(capsys, "--weights", ck, tmp_path / "stream.bin")
+    assert code == 0, err
+    assert sf.info(tmp_path / "stream_decompressed.wav").frames == 2400
+
+
 def test_file_named_like_a_command(env, tmp_path, make_audio, ck, capsys, monkeypatch):
     make_audio("info", format="WAV", seconds=0.1)
     monkeypatch.chdir(tmp_path)
@@ -342,6 +352,35 @@ def test_file_named_like_a_command(env, tmp_path, make_audio, ck, capsys, monkey
 
 
 # ------------------------------------------------------------------------------ in-process: safety
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_real_sigint_mid_job_leaves_no_file(env, tmp_path, make_audio, ck):
+    import signal
+    import time
+
+    make_audio("long.wav", seconds=6.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codec", "--weights", ck, "long.wav"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Wait (polling, no timing assumption) until the job has opened its hidden temporary output.
+    while proc.poll() is None and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):
+        time.sleep(0.005)
+    if proc.poll() is not None:
+        proc.communicate()
+        pytest.skip("the job finished before the signal could be sent")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    if proc.returncode == 0:
+        pytest.skip("the job finished before the signal arrived")
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert listing(tmp_path) == ["long.wav"]
 
 
 def test_ctrl_c_while_writing_leaves_no_file(env, tmp_path, make_audio, ck, capsys, monkeypatch):
