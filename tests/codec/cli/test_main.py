@@ -157,16 +157,23 @@ def test_compress_and_decompress_by_extension(env, tmp_path, make_audio, ck):
     again = ecdc(env, tmp_path, "--weights", ck, "-b", "12", "in.wav")
     assert again.returncode == 1 and "use -f / --force" in one_error_line(again.stderr)
     assert (tmp_path / "in.ecdc").read_bytes() == first
-    forced = ecdc(env, tmp_path, "--weights", ck, "-f", "-b", "12", "in.wav")
-    assert forced.returncode == 0 and codec.ecdc.read_header(tmp_path / "in.ecdc").num_codebooks == 16
 
     back = ecdc(env, tmp_path, "--weights", ck, "in.ecdc")
     assert back.returncode == 0, back.stderr
     info = sf.info(tmp_path / "in_decompressed.wav")
     assert (info.samplerate, info.channels, info.frames, info.subtype) == (24_000, 1, 7200, "PCM_16")
-    suffixed = ecdc(env, tmp_path, "--weights", ck, "-s", "_x", "in.ecdc")
-    assert suffixed.returncode == 0
-    assert listing(tmp_path) == ["in.ecdc", "in.wav", "in_decompressed.wav", "in_x.wav"]
+    assert listing(tmp_path) == ["in.ecdc", "in.wav", "in_decompressed.wav"]
+
+
+def test_force_and_suffix(env, tmp_path, make_audio, ck, capsys):
+    src = make_audio("in.wav", seconds=0.2)
+    assert run(capsys, "--weights", ck, src)[0] == 0
+    code, _, err = run(capsys, "--weights", ck, "-f", "-b", "12", src)
+    assert code == 0, err
+    assert codec.ecdc.read_header(tmp_path / "in.ecdc").num_codebooks == 16
+    assert run(capsys, "--weights", ck, "-s", "_x", tmp_path / "in.ecdc")[0] == 0
+    assert run(capsys, "--weights", ck, "--decompress-suffix", "", tmp_path / "in.ecdc", tmp_path)[0] == 1
+    assert listing(tmp_path) == ["in.ecdc", "in.wav", "in_x.wav"]
 
 
 def test_missing_weights_say_how_to_get_them(env, tmp_path, make_audio):
