@@ -32,14 +32,18 @@ def quantized_cdfs(pdf: np.ndarray) -> np.ndarray:
     The reference's ops are elementwise float32 ops with float32 scalars (IEEE-exact, so numpy gives the
     same bits as torch, whole blocks at once) and an integer cumulative sum.
     """
-    pdf = np.ascontiguousarray(pdf, dtype=np.float32)
-    card = pdf.shape[-1]
+    work = np.array(pdf, dtype=np.float32, order="C")  # a private copy, reused in place below
+    card = work.shape[-1]
     roundoff = np.float32(ROUNDOFF)
-    rounded = np.floor(pdf / roundoff) * roundoff
+    np.divide(work, roundoff, out=work)
+    np.floor(work, out=work)
+    np.multiply(work, roundoff, out=work)
     alpha = MIN_RANGE * card / _TOTAL
-    ranges = np.floor(np.float32((1 - alpha) * _TOTAL) * rounded).astype(np.int64)
+    np.multiply(work, np.float32((1 - alpha) * _TOTAL), out=work)
+    np.floor(work, out=work)
+    ranges = work.astype(np.int64)
     ranges += MIN_RANGE
-    return np.cumsum(ranges, axis=-1)
+    return np.cumsum(ranges, axis=-1, out=ranges)
 
 
 class ArithmeticEncoder:

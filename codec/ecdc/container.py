@@ -108,15 +108,7 @@ def read_ecdc(
     body = data[header.header_size :]
     lengths = _segment_plan(header, len(body))
     frames = [spec.frames_for_length(n) for n in lengths]
-    total = sum(frames)
-    done = 0
-
-    def tick(count: int) -> None:
-        nonlocal done
-        done += count
-        report(progress, done, total)
-        check_cancel(cancel)
-
+    tick = _Ticker(progress, cancel, sum(frames))
     check_cancel(cancel)
     if header.use_lm:
         segments, scales = _read_lm_body(header, body, frames, lm_loader, tick)
@@ -129,6 +121,21 @@ def read_ecdc(
         codes=[torch.from_numpy(codes) for codes in segments],
         scales=scales if spec.normalize else None,
     )
+
+
+class _Ticker:
+    """Reports frames done so far as progress and checks for cancellation at each report."""
+
+    def __init__(self, progress: ProgressCallback | None, cancel: CancelToken | None, total: int) -> None:
+        self.progress, self.cancel, self.total, self.done = progress, cancel, total, 0
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        report(self.progress, self.done, self.total)
+        check_cancel(self.cancel)
+
+    def restart(self) -> None:
+        self.done = 0
 
 
 def decode_bytes(data: bytes, *, lm_loader: LMLoader | None = None) -> EncodedAudio:
@@ -210,7 +217,7 @@ def _read_scale(body: bytes, position: int) -> float:
 
 
 def _read_packed_body(
-    header: EcdcHeader, body: bytes, frames: list[int], tick: lm_coding.Tick
+    header: EcdcHeader, body: bytes, frames: list[int], tick: _Ticker
 ) -> tuple[list[np.ndarray], list[float]]:
     spec = header.spec
     bits, num_codebooks = spec.bits_per_codebook, header.num_codebooks
@@ -238,15 +245,36 @@ def _read_lm_body(
     body: bytes,
     frames: list[int],
     lm_loader: LMLoader | None,
-    tick: lm_coding.Tick,
+    tick: _Ticker,
 ) -> tuple[list[np.ndarray], list[float]]:
     spec = header.spec
     if lm_loader is None:
         raise EcdcFormatError(
             f"This file was compressed with the {spec.name} language model, which is needed to decode it."
         )
-    lm = lm_loader(spec.name)
+    lm = lm_loader(spec.name).on_cpu()
     lm_coding.check_lm(lm, spec, header.num_codebooks)
+    # Our files, and the reference's run at one thread, decode at one thread. The reference run with
+    # several threads rounds its first frames differently; those files decode at the thread count the
+    # process uses, which is tried second.
+    attempts = [lm_coding.CODING_THREADS]
+    if torch.get_num_threads() != lm_coding.CODING_THREADS:
+        attempts.append(torch.get_num_threads())
+    first_error = None
+    for threads in attempts:
+        tick.restart()
+        try:
+            with lm_coding.torch_threads(threads):
+                return _decode_lm_segments(header, body, frames, lm, tick)
+        except EcdcFormatError as error:
+            first_error = first_error or error
+    raise first_error
+
+
+def _decode_lm_segments(
+    header: EcdcHeader, body: bytes, frames: list[int], lm: LanguageModel, tick: _Ticker
+) -> tuple[list[np.ndarray], list[float]]:
+    spec = header.spec
     reversed_body = body.translate(REVERSE_BITS)
     segments, scales = [], []
     position = 0

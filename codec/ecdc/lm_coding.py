@@ -11,9 +11,11 @@ and cannot know where a segment ends before decoding it, so it goes frame by fra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
+import torch
 
 from codec.ecdc.arithmetic import ArithmeticDecoder, ArithmeticEncoder, quantized_cdfs
 from codec.errors import CheckpointError
@@ -22,12 +24,30 @@ from codec.specs import ModelSpec
 
 Tick = Callable[[int], None]  # called with the number of frames just coded; may raise Cancelled
 
+# LM coding runs at one thread: a multiply's rounding can depend on how many threads share it (the
+# reference's small multiplies do), and one thread is what the reference is usually run and compared at.
+CODING_THREADS = 1
+
 # Frames per LM block while coding: the block's probabilities and CDFs take about 20 MB at any K.
 _BLOCK_SYMBOLS = 1024
 # Segments stepped together while coding (their caches are allocated together).
 _MAX_GROUP = 16
 # Frames between progress ticks while decoding.
 _DECODE_TICK = 32
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with `count` intra-op threads (PyTorch's setting is per calling thread with OpenMP)."""
+    previous = torch.get_num_threads()
+    if previous == count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def check_lm(lm: LanguageModel, spec: ModelSpec, num_codebooks: int) -> None:
@@ -43,7 +63,11 @@ def check_lm(lm: LanguageModel, spec: ModelSpec, num_codebooks: int) -> None:
 
 def encode_segments(lm: LanguageModel, segments: list[np.ndarray], tick: Tick) -> list[bytes]:
     """Arithmetic-coded bytes of each segment's codes [K, T_i]."""
-    lm = lm.on_cpu()
+    with torch_threads(CODING_THREADS):
+        return _encode_segments(lm.on_cpu(), segments, tick)
+
+
+def _encode_segments(lm: LanguageModel, segments: list[np.ndarray], tick: Tick) -> list[bytes]:
     blocks = lm.exact_plan().blocks
     out: list[bytes] = [b""] * len(segments)
     for group in _equal_length_groups(segments, _MAX_GROUP if blocks else 1):

@@ -255,7 +255,7 @@ class LMStream:
         if flat.shape[0] == 1 and batched:
             # One frame: the K heads as one batched multiply of 1-row matrices.
             heads = self._head_weights_t
-            logits[0] = torch.baddbmm(self._head_bias, flat.expand(num_codebooks, 1, -1), heads)
+            torch.baddbmm(self._head_bias, flat.expand(num_codebooks, 1, -1), heads, out=logits[0])
         else:
             for k in range(num_codebooks):
                 weight, bias = self._head_weights[k], self._head_bias[k, 0]

@@ -29,9 +29,15 @@ def _compress_module() -> types.ModuleType:
 def reference_lm(lm: LanguageModel) -> torch.nn.Module:
     """The reference `LMModel` holding `lm`'s weights."""
     encodec = import_reference_encodec()
-    spec = get_spec(lm.model_name)
+    config = lm.config
     ref = encodec.model.LMModel(
-        spec.max_codebooks, spec.codebook_size, num_layers=5, dim=200, past_context=spec.lm_past_context
+        config["n_q"],
+        config["card"],
+        dim=config["dim"],
+        num_layers=config["num_layers"],
+        num_heads=config["num_heads"],
+        hidden_scale=config["hidden_scale"],
+        past_context=config["past_context"],
     )
     ref.load_state_dict(lm.state_dict())
     return ref.eval()

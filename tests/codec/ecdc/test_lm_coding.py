@@ -7,6 +7,7 @@ from codec.ecdc import decode_bytes, encode_bytes, read_ecdc, read_header, write
 from codec.ecdc.header import header_bytes
 from codec.errors import Cancelled, CheckpointError, EcdcFormatError
 from codec.models.lm import LanguageModel
+from codec.modules.transformer import REFERENCE_PLAN
 from codec.progress import CancelToken
 from codec.specs import get_spec
 from tests.codec.ecdc.conftest import random_encoded, tiny_lm
@@ -166,3 +167,31 @@ def test_lm_coded_file_is_smaller_for_predictable_codes(lm24):
 
     encoded = EncodedAudio(spec.name, 1.5, 30 * 320, [codes], None)
     assert len(encode_bytes(encoded, lm=lm24)) < len(encode_bytes(encoded))
+
+
+def test_coding_does_not_depend_on_the_callers_thread_count(lm24):
+    encoded = random_encoded("encodec_24khz", 6720, 8, seed=9)
+    one = encode_bytes(encoded, lm=lm24)
+    torch.set_num_threads(2)
+    assert encode_bytes(encoded, lm=lm24) == one
+    assert torch.get_num_threads() == 2  # restored after coding
+    assert same_codes(decode_bytes(one, lm_loader=lambda _: lm24), encoded)
+
+
+@pytest.mark.slow  # two threads crawl when the other core is busy
+def test_reference_files_made_with_several_threads_decode(monkeypatch):
+    # The reference's first frames round differently with two threads; reading retries at the process's
+    # thread count after the one-thread attempt fails. The reference plan (exact at any thread count)
+    # stands in for the two-thread self-check.
+    lm24 = LanguageModel.random(get_spec("encodec_24khz"), seed=13, past_context=20)
+    monkeypatch.setattr(lm24, "_find_plan", lambda: REFERENCE_PLAN)
+    encoded = random_encoded("encodec_24khz", 6720, 8, seed=10)
+    torch.set_num_threads(2)
+    two = reference_compress(encoded, lm24)
+    torch.set_num_threads(1)
+    if two == reference_compress(encoded, lm24):
+        pytest.skip("this CPU rounds the same with one and two threads")
+    with pytest.raises(EcdcFormatError):
+        decode_bytes(two, lm_loader=lambda _: lm24)
+    torch.set_num_threads(2)
+    assert same_codes(decode_bytes(two, lm_loader=lambda _: lm24), encoded)
