@@ -7,7 +7,10 @@ peek at the pool.
 
 from __future__ import annotations
 
+import gc
+import importlib.util
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +63,60 @@ def check_weights(names: list[str], cancel: CancelToken | None = None) -> None:
             raise MissingWeights(name, str(exc)) from exc
 
 
+_torch_import_lock = threading.Lock()
+_TORCH_LIBRARIES = ("libc10.so", "libgomp*.so*", "libtorch_cpu.so", "libtorch.so", "libtorch_python.so")
+
+
+def _preload_torch_libraries() -> None:
+    """dlopen torch's big shared libraries through a ctypes call, which releases the GIL.
+
+    `import torch` loads them from inside the import machinery with the GIL held, freezing the UI thread
+    for a few hundred milliseconds; loaded this way first, the import finds them already mapped.
+    Linux only (elsewhere the import simply pays the cost); failures are ignored.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes  # noqa: PLC0415
+
+        spec = importlib.util.find_spec("torch")
+        if spec is None or not spec.submodule_search_locations:
+            return
+        lib_dir = Path(next(iter(spec.submodule_search_locations))) / "lib"
+        libc = ctypes.CDLL(None)
+        dlopen = libc.dlopen
+        dlopen.restype = ctypes.c_void_p
+        dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        for pattern in _TORCH_LIBRARIES:
+            for path in sorted(lib_dir.glob(pattern)):
+                dlopen(str(path).encode(), os.RTLD_NOW | os.RTLD_LOCAL)  # GIL released during the call
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def import_torch_quietly() -> None:
+    """Import torch on a worker thread without stalling the UI thread.
+
+    Besides preloading the libraries, the garbage collector is paused during the import (a full
+    collection over torch's freshly created objects holds the GIL for 100-200 ms) and the objects that
+    exist afterwards are frozen out of later collections.
+    """
+    if "torch" in sys.modules:
+        return
+    with _torch_import_lock:
+        if "torch" in sys.modules:
+            return
+        _preload_torch_libraries()
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            import torch  # noqa: F401, PLC0415
+        finally:
+            gc.freeze()
+            if was_enabled:
+                gc.enable()
+
+
 def worker_torch_threads(cpu_count: int | None = None) -> int:
     """Intra-op threads for the model worker: every core but one, which stays free for the UI thread."""
     cpus = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
@@ -82,6 +139,7 @@ class Engine:
         """The shared pool, created (and torch imported and configured) on first call: worker threads only."""
         with self._lock:
             if self._pool is None:
+                import_torch_quietly()
                 import torch  # noqa: PLC0415 - deferred so the window shows before torch loads
 
                 torch.set_num_threads(worker_torch_threads())

@@ -31,16 +31,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    app = QApplication.instance() or QApplication(
-        list(sys.argv if argv is None else ["encodec-studio", *argv])
-    )
-    assert isinstance(app, QApplication)
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    app.setApplicationDisplayName(APP_TITLE)
-    args = parse_args(app.arguments()[1:] if argv is None else argv)
-
+def create_window(args: argparse.Namespace) -> MainWindow:
+    """The main window for parsed arguments, shown, with the files queued once the event loop runs."""
     settings = AppSettings.from_file(args.settings) if args.settings else AppSettings()
     if settings.models_dir is not None:
         from codec.weights import set_models_dir  # noqa: PLC0415 - cheap, torch-free
@@ -49,10 +41,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(settings)
     window.show()
     if args.files:
-        QTimer.singleShot(0, lambda: window.add_paths(args.files))
+        files = list(args.files)
+        QTimer.singleShot(0, lambda: window.add_paths(files))
     if args.quit_after_show:
         window.shown_once.connect(lambda: QTimer.singleShot(0, window.close))
-    return app.exec()
+    return window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    app = QApplication.instance() or QApplication(
+        ["encodec-studio", *(sys.argv[1:] if argv is None else argv)]
+    )
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APP_TITLE)
+    args = parse_args(app.arguments()[1:] if argv is None else argv)
+    window = create_window(args)  # kept referenced while the event loop runs
+    status = app.exec()
+    del window
+    return status
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.weights_dialog: WeightsDialog | None = None
         self.models_dialog: ModelsDialog | None = None
         self.compare_windows: list[QWidget] = []
+        self.context_menu: QMenu | None = None
         self.player: Any = None  # app.player.Player, created on first playback
         self._playing_item: int | None = None
         self._pending_weights: list[tuple[str, str]] = []
@@ -479,6 +480,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{item.path.name}: {message}", 8000)
 
     def _queue_finished(self) -> None:
+        self._refresh()
         done = sum(1 for i in self.queue_model.items() if i.state is ItemState.DONE)
         failed = sum(1 for i in self.queue_model.items() if i.state is ItemState.FAILED)
         self.statusBar().showMessage(f"Queue finished: {done} done, {failed} failed.", 8000)
@@ -595,6 +597,7 @@ class MainWindow(QMainWindow):
         window.show()
 
     def _action_finished(self, item_id: int, action: str, result: Any) -> None:
+        self._refresh()
         item = self.queue_model.item(item_id)
         if item is None:
             return
@@ -605,15 +608,18 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Wrote {Path(result)}", 8000)
 
     def _action_failed(self, item_id: int, action: str, message: str) -> None:
+        self._refresh()
         item = self.queue_model.item(item_id)
         name = item.path.name if item is not None else "item"
         self.statusBar().showMessage(f"{name}: {action} failed: {message}", 10000)
 
     def _context_menu(self, pos: QPoint) -> None:
         self._update_item_actions()
-        menu = QMenu(self)
-        self._fill_item_menu(menu)
-        menu.exec(pos)
+        if self.context_menu is not None:
+            self.context_menu.deleteLater()
+        self.context_menu = QMenu(self)
+        self._fill_item_menu(self.context_menu)
+        self.context_menu.popup(pos)
 
     # --- weights ------------------------------------------------------------------------------------------
     def _weights_missing(self, name: str, message: str) -> None:
