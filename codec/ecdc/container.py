@@ -42,6 +42,21 @@ LMLoader = Callable[[str], "LanguageModel"]
 _MIN_LM_SEGMENT_BYTES = 3
 
 
+class _Ticker:
+    """Reports frames done so far as progress and checks for cancellation at each report."""
+
+    def __init__(self, progress: ProgressCallback | None, cancel: CancelToken | None, total: int) -> None:
+        self.progress, self.cancel, self.total, self.done = progress, cancel, total, 0
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        report(self.progress, self.done, self.total)
+        check_cancel(self.cancel)
+
+    def restart(self) -> None:
+        self.done = 0
+
+
 def write_ecdc(
     fo: BinaryIO,
     encoded: EncodedAudio,
@@ -57,15 +72,7 @@ def write_ecdc(
         if not spec.has_lm:
             raise EcdcFormatError(f"{spec.name} has no language model to entropy-code with.")
         lm_coding.check_lm(lm, spec, num_codebooks)
-    total = sum(codes.shape[1] for codes in segments)
-    done = 0
-
-    def tick(frames: int) -> None:
-        nonlocal done
-        done += frames
-        report(progress, done, total)
-        check_cancel(cancel)
-
+    tick = _Ticker(progress, cancel, sum(codes.shape[1] for codes in segments))
     check_cancel(cancel)
     fo.write(header_bytes(spec.name, encoded.length, num_codebooks, lm is not None))
     if lm is not None:
@@ -121,21 +128,6 @@ def read_ecdc(
         codes=[torch.from_numpy(codes) for codes in segments],
         scales=scales if spec.normalize else None,
     )
-
-
-class _Ticker:
-    """Reports frames done so far as progress and checks for cancellation at each report."""
-
-    def __init__(self, progress: ProgressCallback | None, cancel: CancelToken | None, total: int) -> None:
-        self.progress, self.cancel, self.total, self.done = progress, cancel, total, 0
-
-    def __call__(self, count: int) -> None:
-        self.done += count
-        report(self.progress, self.done, self.total)
-        check_cancel(self.cancel)
-
-    def restart(self) -> None:
-        self.done = 0
 
 
 def decode_bytes(data: bytes, *, lm_loader: LMLoader | None = None) -> EncodedAudio:

@@ -28,8 +28,10 @@ Tick = Callable[[int], None]  # called with the number of frames just coded; may
 # reference's small multiplies do), and one thread is what the reference is usually run and compared at.
 CODING_THREADS = 1
 
-# Frames per LM block while coding: the block's probabilities and CDFs take about 20 MB at any K.
+# Frames per LM block while coding: the block's probabilities and CDFs take about 20 MB at any K, and a
+# block's key/value multiply stays within the sizes `exact_min_rows` checks (up to the context window).
 _BLOCK_SYMBOLS = 1024
+_MAX_BLOCK_FRAMES = 256
 # Segments stepped together while coding (their caches are allocated together).
 _MAX_GROUP = 16
 # Frames between progress ticks while decoding.
@@ -94,7 +96,7 @@ def _encode_group(lm: LanguageModel, codes: np.ndarray, tick: Tick, blocks: bool
     encoders = [ArithmeticEncoder() for _ in range(batch)]
     by_frame = codes.transpose(0, 2, 1)  # [B, T, K]
     previous = np.concatenate([np.full((batch, 1, num_codebooks), -1, dtype=np.int64), by_frame[:, :-1]], 1)
-    block = max(1, _BLOCK_SYMBOLS // num_codebooks) if blocks else 1
+    block = min(_MAX_BLOCK_FRAMES, max(1, _BLOCK_SYMBOLS // num_codebooks)) if blocks else 1
     for start in range(0, frames, block):
         stop = min(frames, start + block)
         probas = stream.advance(np.ascontiguousarray(previous[:, start:stop]))  # [B, n, card, K]

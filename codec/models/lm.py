@@ -98,9 +98,10 @@ class LanguageModel(nn.Module):
     def load_state_dict(
         self, state_dict: Mapping[str, torch.Tensor], strict: bool = True, assign: bool = False
     ) -> Any:
-        # New weights invalidate the stacked tables and the exactness self-check.
+        # New weights invalidate the stacked tables, the exactness self-check and any CPU copy.
         self._tables.clear()
         self._plans.clear()
+        self.__dict__.pop("_cpu_copy", None)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def forward(
