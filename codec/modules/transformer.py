@@ -298,7 +298,7 @@ class TransformerStream:
         elif step + steps + 1 - self._start > self._capacity:
             self._slide(first)
         norm = self.encoder.norm_in
-        x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        x = torch.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
         x = x + _position_table(self.encoder, step + steps)[step : step + steps]
         if batch == 1 and steps == 1:
             row = x[0]
@@ -368,9 +368,9 @@ class TransformerStream:
         query = F.linear(row, w.q_weight, w.q_bias).view(1, w.heads, 1, w.head_dim)
         mixed = self._attend(index, query, kv, 1, length)
         attn = F.linear(mixed.view(1, w.dim), w.out_weight, w.out_bias)
-        h = F.layer_norm(row + attn, w.norm_shape, w.norm1_weight, w.norm1_bias, w.norm1_eps)
+        h = torch.layer_norm(row + attn, w.norm_shape, w.norm1_weight, w.norm1_bias, w.norm1_eps)
         ff = F.linear(F.gelu(F.linear(h, w.ff1_weight, w.ff1_bias)), w.ff2_weight, w.ff2_bias)
-        return F.layer_norm(h + ff, w.norm_shape, w.norm2_weight, w.norm2_bias, w.norm2_eps)
+        return torch.layer_norm(h + ff, w.norm_shape, w.norm2_weight, w.norm2_bias, w.norm2_eps)
 
     def _block(self, index: int, x: torch.Tensor) -> torch.Tensor:
         """Several steps [batch, steps, C] of one layer; every linear runs row by row (`batched_linear`)."""
@@ -402,10 +402,10 @@ class TransformerStream:
         attn = batched_linear(mixed.view(-1, dim), w.out_weight, w.out_bias, self._batched).view(
             batch, steps, dim
         )
-        x = F.layer_norm(x + attn, w.norm_shape, w.norm1_weight, w.norm1_bias, w.norm1_eps)
+        x = torch.layer_norm(x + attn, w.norm_shape, w.norm1_weight, w.norm1_bias, w.norm1_eps)
         hidden = F.gelu(batched_linear(x.reshape(-1, dim), w.ff1_weight, w.ff1_bias, self._batched))
         ff = batched_linear(hidden, w.ff2_weight, w.ff2_bias, self._batched).view(batch, steps, dim)
-        return F.layer_norm(x + ff, w.norm_shape, w.norm2_weight, w.norm2_bias, w.norm2_eps)
+        return torch.layer_norm(x + ff, w.norm_shape, w.norm2_weight, w.norm2_bias, w.norm2_eps)
 
 
 class _LayerWeights:
