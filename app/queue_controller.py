@@ -162,7 +162,7 @@ class CompressionQueue(QObject):
     def _probe_failed(self, item_id: int, exc: BaseException) -> None:
         self._probes.pop(item_id, None)
         self._queue_when_ready.discard(item_id)
-        message = error_message(exc)
+        message = self._row_message(item_id, exc)
         if self.model.update(item_id, state=ItemState.FAILED, message=message) is not None:
             self.item_failed.emit(item_id, message)
         self._kick()
@@ -299,6 +299,8 @@ class CompressionQueue(QObject):
             changes["size_bytes"] = result.input_bytes
         if getattr(result, "duration_s", None):
             changes["duration_s"] = result.duration_s
+        if getattr(result, "seconds_taken", None) is not None:
+            changes["seconds_taken"] = float(result.seconds_taken)
         self.model.update(item_id, **changes)
         self.item_finished.emit(item_id)
         self._kick()
@@ -319,8 +321,16 @@ class CompressionQueue(QObject):
             if not isinstance(exc, CodecError):
                 log.error("compressing item %s failed", item_id, exc_info=exc)
             self.model.update(item_id, output_path=None)
-            self._fail(item_id, error_message(exc))
+            self._fail(item_id, self._row_message(item_id, exc))
         self._kick()
+
+    def _row_message(self, item_id: int, exc: BaseException) -> str:
+        """The error for a row: the engine's sentence, with the row's own file named rather than spelled out."""
+        message = error_message(exc)
+        item = self.model.item(item_id)
+        if item is not None:
+            message = message.replace(str(item.path), item.path.name)
+        return message
 
     def _fail(self, item_id: int, message: str) -> None:
         self.model.update(item_id, state=ItemState.FAILED, progress=0.0, message=message)

@@ -97,6 +97,7 @@ class QueueItem:
     progress: float = 0.0
     message: str = ""  # the error, or a note such as "Exported to x.wav"
     activity: str | None = None  # a secondary job on this row ("Exporting", "Decoding"), with `progress`
+    seconds_taken: float | None = None  # how long the compression took
 
     @property
     def spec_known(self) -> bool:
@@ -168,6 +169,8 @@ def status_text(item: QueueItem) -> str:
         return f"Error: {item.message}" if item.message else "Error"
     if item.message:
         return f"{item.state.value} · {item.message}" if item.kind is ItemKind.AUDIO else item.message
+    if item.state is ItemState.DONE and item.seconds_taken is not None:
+        return f"Done in {format_duration(item.seconds_taken)}"
     if item.kind is ItemKind.ECDC and item.state is ItemState.READY:
         return "Ready to decode"
     return item.state.value
@@ -262,12 +265,13 @@ class QueueModel(QAbstractTableModel):
             return item.path.name
         if column is Column.DURATION:
             return format_duration(item.duration_s)
+        unreadable = item.state is ItemState.FAILED and item.duration_s is None
         if column is Column.MODEL:
-            return model_label(item.model_name)
+            return "—" if unreadable else model_label(item.model_name)
         if column is Column.BANDWIDTH:
-            return f"{format_bandwidth(item.bandwidth)} kbps" if item.bandwidth else "—"
+            return f"{format_bandwidth(item.bandwidth)} kbps" if item.bandwidth and not unreadable else "—"
         if column is Column.LM:
-            return "LM" if item.use_lm else "—"
+            return "LM" if item.use_lm and not unreadable else "—"
         if column is Column.STATUS:
             return status_text(item)
         if column is Column.SIZE:

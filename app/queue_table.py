@@ -59,7 +59,7 @@ class QueueTable(QTableView):
         self.setAlternatingRowColors(True)
         self.setShowGrid(False)
         self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 12)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -72,6 +72,7 @@ class QueueTable(QTableView):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(int(Column.FILE), QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(int(Column.STATUS), QHeaderView.ResizeMode.Stretch)
         widths = {
             Column.DURATION: 70,
             Column.MODEL: 100,

@@ -9,11 +9,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -66,23 +66,38 @@ class SettingsStrip(QWidget):
         self.overwrite_combo.setCurrentIndex(list(OVERWRITE_LABELS).index(overwrite))
         self.overwrite_combo.setToolTip("What to do when the output file already exists")
 
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(10)
-        grid.addWidget(QLabel("Model"), 0, 0)
-        grid.addWidget(self.model_combo, 0, 1)
-        grid.addWidget(QLabel("Bandwidth"), 0, 2)
-        grid.addWidget(self.bandwidth_slider, 0, 3)
-        grid.addWidget(self.lm_check, 0, 4)
-        grid.addWidget(QLabel("Output"), 1, 0)
-        output_row = QHBoxLayout()
-        output_row.addWidget(self.output_edit, 1)
-        output_row.addWidget(self.output_button)
-        output_row.addWidget(self.output_reset)
-        grid.addLayout(output_row, 1, 1, 1, 3)
-        grid.addWidget(self.overwrite_combo, 1, 4)
-        grid.addWidget(self.estimate_label, 2, 1, 1, 4)
-        grid.setColumnStretch(3, 1)
+        model_label, output_label = QLabel("Model"), QLabel("Output")
+        label_width = max(model_label.sizeHint().width(), output_label.sizeHint().width())
+        model_label.setFixedWidth(label_width)
+        output_label.setFixedWidth(label_width)
+        self.bandwidth_slider.setMaximumWidth(380)
+
+        first = QHBoxLayout()
+        first.addWidget(model_label)
+        first.addWidget(self.model_combo)
+        first.addSpacing(18)
+        first.addWidget(QLabel("Bandwidth"))
+        first.addWidget(self.bandwidth_slider, 1)
+        first.addSpacing(18)
+        first.addWidget(self.lm_check)
+        first.addStretch(0)
+        second = QHBoxLayout()
+        second.addWidget(output_label)
+        second.addWidget(self.output_edit, 1)
+        second.addWidget(self.output_button)
+        second.addWidget(self.output_reset)
+        second.addSpacing(18)
+        second.addWidget(QLabel("If the file exists"))
+        second.addWidget(self.overwrite_combo)
+        third = QHBoxLayout()
+        third.addSpacing(label_width + 6)
+        third.addWidget(self.estimate_label, 1)
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(6)
+        rows.addLayout(first)
+        rows.addLayout(second)
+        rows.addLayout(third)
 
         self.model_combo.currentIndexChanged.connect(self._on_model)
         self.bandwidth_slider.bandwidth_changed.connect(lambda _b: self._changed())

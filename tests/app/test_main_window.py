@@ -90,7 +90,7 @@ def test_dropped_files_and_folders_are_compressed_and_decode(qtbot, window, make
         assert rate == 24_000 and audio.shape == (1, round(seconds * 24_000))
         assert np.isfinite(audio).all()
     row_text = [cell(window, 2, c) for c in Column]
-    assert row_text[Column.STATUS] == "Done"
+    assert row_text[Column.STATUS].startswith("Done in ")
     assert "→" in row_text[Column.SIZE] and row_text[Column.RATIO].endswith(":1")
     assert "3 done" in window.summary_label.text()
 
