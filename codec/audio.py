@@ -20,6 +20,7 @@ Files are written atomically (`codec.fileio.atomic_write`).
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ class AudioInfo:
     @property
     def duration_s(self) -> float:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+SPOOL_CHUNK_BYTES = 1 << 22
 
 
 def _unreadable(path: Path, exc: Exception) -> AudioFormatError:
@@ -231,11 +235,67 @@ def write_audio(
     with atomic_write(path, overwrite, inputs=inputs) as fo:
         sf.write(fo, limited.T, sample_rate, format=fmt, subtype=subtype)
     if clipped:
-        warnings.warn(
-            ClippingWarning(
-                f"{Path(path).name} was clipped: its peak {peak:.3f} is over the {CLIP_LIMIT} limit; "
-                "rescale to avoid clipping."
-            ),
-            stacklevel=2,
-        )
+        _warn_clipped(path, peak)
     return clipped
+
+
+def write_audio_stream(
+    path: StrPath,
+    blocks: Iterable[np.ndarray],
+    sample_rate: int,
+    subtype: str = "PCM_16",
+    rescale: bool = False,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[StrPath] = (),
+) -> bool:
+    """`write_audio` for audio arriving as float32 `[channels, n]` blocks, in memory bounded by one block.
+
+    Clamping works block by block. Rescaling needs the peak of the whole signal before the first sample is
+    written, so the blocks are first spooled to a temporary float32 file beside the output.
+    """
+    fmt = output_format(path, subtype)
+    peak = 0.0
+    with atomic_write(path, overwrite, inputs=inputs) as fo:
+        if rescale:
+            with tempfile.TemporaryFile(dir=Path(path).parent) as spool:
+                channels = 0
+                for block in blocks:
+                    block = np.asarray(block, dtype=np.float32)
+                    channels = block.shape[0]
+                    peak = max(peak, float(np.max(np.abs(block))) if block.size else 0.0)
+                    spool.write(np.ascontiguousarray(block.T).tobytes())
+                gain = np.float32(CLIP_LIMIT / peak) if peak > CLIP_LIMIT else np.float32(1.0)
+                spool.seek(0)
+                with sf.SoundFile(fo, "w", sample_rate, max(channels, 1), subtype, format=fmt) as out:
+                    while chunk := spool.read(SPOOL_CHUNK_BYTES):
+                        out.write(np.frombuffer(chunk, dtype=np.float32).reshape(-1, channels) * gain)
+            return False
+        out = None
+        try:
+            for block in blocks:
+                block = np.asarray(block, dtype=np.float32)
+                if out is None:
+                    out = sf.SoundFile(fo, "w", sample_rate, block.shape[0], subtype, format=fmt)
+                limited, block_peak = apply_limit(block)
+                peak = max(peak, block_peak)
+                out.write(limited.T)
+            if out is None:
+                raise AudioFormatError(f"No audio to write to {Path(path).name}.")
+        finally:
+            if out is not None:
+                out.close()
+    clipped = peak > CLIP_LIMIT
+    if clipped:
+        _warn_clipped(path, peak)
+    return clipped
+
+
+def _warn_clipped(path: StrPath, peak: float) -> None:
+    warnings.warn(
+        ClippingWarning(
+            f"{Path(path).name} was clipped: its peak {peak:.3f} is over the {CLIP_LIMIT} limit; "
+            "rescale to avoid clipping."
+        ),
+        stacklevel=3,
+    )

@@ -15,14 +15,14 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 
-from codec.audio import check_audio_output, convert_audio, info_audio, read_audio, write_audio
+from codec.audio import check_audio_output, info_audio, iter_audio_blocks, write_audio_stream
 from codec.errors import CodecError
 from codec.fileio import StrPath, atomic_write, check_input, check_output
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from codec.models.lm import LanguageModel
 
 ECDC_MAGIC = b"ECDC"
+
+
+# Audio is read and encoded this many seconds at a time: small enough for flat memory, big enough to stay
+# efficient (the 48 kHz model re-blocks into its own 1 s segments anyway).
+ENCODE_BLOCK_SECONDS = 4
 
 
 class UnsupportedOptionError(CodecError, ValueError):
@@ -213,15 +218,24 @@ def encode_audio_file(
     phases: _Phases,
     cancel: CancelToken | None,
 ) -> EncodedAudio:
-    """Read audio -> convert -> encode -> write `.ecdc` to `fo`: the one path a streaming encoder replaces."""
+    """Stream audio from disk -> convert -> encode -> write `.ecdc` to `fo`, in memory that does not grow with
+    the file's length (the codes, a few kB per second, are all that accumulates)."""
     import torch  # noqa: PLC0415
 
     from codec.ecdc import write_ecdc  # noqa: PLC0415
 
+    spec = model.spec
     phases("read")
-    audio, rate = read_audio(src)
-    audio = convert_audio(audio, rate, model.spec.sample_rate, model.spec.channels)
-    encoded = model.encode(torch.from_numpy(audio), bandwidth, progress=phases("encode"), cancel=cancel)
+    info = info_audio(src)
+    expected = -(-info.frames * spec.sample_rate // info.sample_rate)
+    blocks = iter_audio_blocks(src, ENCODE_BLOCK_SECONDS * spec.sample_rate, spec.sample_rate, spec.channels)
+    encoded = model.encode_stream(
+        (torch.from_numpy(block) for block in blocks),
+        bandwidth,
+        total_length=expected,
+        progress=phases("encode"),
+        cancel=cancel,
+    )
     write_ecdc(fo, encoded, lm=lm, progress=phases("write"), cancel=cancel)
     return encoded
 
@@ -281,22 +295,39 @@ def _read_header(src: Path) -> EcdcHeader:
         return read_header(fo)
 
 
+def _read_codes(
+    source: BinaryIO, pool: ModelPool, phases: _Phases, cancel: CancelToken | None, read: str = "read"
+) -> EncodedAudio:
+    """Read `.ecdc` codes (with LM decoding if it was LM-coded)."""
+    from codec.ecdc import read_ecdc  # noqa: PLC0415
+
+    return read_ecdc(source, lm_loader=pool.lm, progress=phases(read), cancel=cancel)
+
+
+def _decoded_blocks(
+    encoded: EncodedAudio, pool: ModelPool, phases: _Phases, cancel: CancelToken | None
+) -> Iterator[np.ndarray]:
+    """Decoded float32 `[C, n]` blocks, one model block at a time (flat memory for any length)."""
+    model = pool.model(encoded.model, cancel=cancel)
+    for block in model.decode_stream(encoded, progress=phases("decode"), cancel=cancel):
+        yield block.detach().cpu().numpy().astype(np.float32, copy=False)
+
+
 def _decode(
     source: BinaryIO, pool: ModelPool, phases: _Phases, cancel: CancelToken | None, read: str = "read"
 ) -> tuple[np.ndarray, int, EncodedAudio]:
-    """Read `.ecdc` (with LM decoding if it was LM-coded) and decode it to float32 `[C, T]`."""
-    from codec.ecdc import read_ecdc  # noqa: PLC0415
-
-    encoded = read_ecdc(source, lm_loader=pool.lm, progress=phases(read), cancel=cancel)
+    """Read `.ecdc` and decode it to float32 `[C, T]` in memory (for playback and comparison)."""
+    encoded = _read_codes(source, pool, phases, cancel, read)
     model = pool.model(encoded.model, cancel=cancel)
     audio = model.decode(encoded, progress=phases("decode"), cancel=cancel)
     return audio.detach().cpu().numpy().astype(np.float32, copy=False), model.spec.sample_rate, encoded
 
 
 def _decode_phases(progress: ProgressCallback | None, cancel: CancelToken | None, use_lm: bool) -> _Phases:
+    # Writing a decoded file happens block by block inside the decode phase.
     if use_lm:
-        return _Phases(progress, cancel, load=2, read=75, decode=20, write=3)
-    return _Phases(progress, cancel, load=2, read=3, decode=85, write=10)
+        return _Phases(progress, cancel, load=2, read=75, decode=23)
+    return _Phases(progress, cancel, load=2, read=3, decode=95)
 
 
 def decode_file(
@@ -336,9 +367,17 @@ def decompress_file(
     phases = _decode_phases(progress, cancel, header.use_lm)
     pool.model(header.model, progress=phases("load"), cancel=cancel)
     with open(src, "rb") as fo:
-        audio, rate, encoded = _decode(fo, pool, phases, cancel)
-    phases("write")
-    clipped = write_audio(dst, audio, rate, subtype, rescale, overwrite=overwrite, inputs=[src])
+        encoded = _read_codes(fo, pool, phases, cancel)
+    rate = get_spec(encoded.model).sample_rate
+    clipped = write_audio_stream(
+        dst,
+        _decoded_blocks(encoded, pool, phases, cancel),
+        rate,
+        subtype,
+        rescale,
+        overwrite=overwrite,
+        inputs=[src],
+    )
     phases.finish()
     input_bytes, output_bytes = _file_size(src), _file_size(dst)
     return JobResult(
@@ -381,19 +420,19 @@ def roundtrip_file(
     info_audio(src)
     check_audio_output(dst, subtype, overwrite=overwrite, inputs=[src])
     if use_lm:  # LM coding and LM decoding dominate
-        phases = _Phases(progress, cancel, load=2, read=2, encode=10, write=40, unpack=40, decode=5, save=1)
+        phases = _Phases(progress, cancel, load=2, read=2, encode=10, write=40, unpack=40, decode=6)
     else:
-        phases = _Phases(progress, cancel, load=2, read=4, encode=45, write=2, unpack=1, decode=44, save=2)
+        phases = _Phases(progress, cancel, load=2, read=4, encode=45, write=2, unpack=1, decode=46)
     model = pool.model(name, progress=phases("load"), cancel=cancel)
     lm = pool.lm(name) if use_lm else None
     buffer = io.BytesIO()
     encode_audio_file(src, buffer, model, bandwidth, lm, phases, cancel)
     ecdc_bytes = len(buffer.getvalue())
     buffer.seek(0)
-    audio, _, encoded = _decode(buffer, pool, phases, cancel, read="unpack")
-    phases("save")
+    encoded = _read_codes(buffer, pool, phases, cancel, read="unpack")
     rate = model.spec.sample_rate
-    clipped = write_audio(dst, audio, rate, subtype, rescale, overwrite=overwrite, inputs=[src])
+    blocks = _decoded_blocks(encoded, pool, phases, cancel)
+    clipped = write_audio_stream(dst, blocks, rate, subtype, rescale, overwrite=overwrite, inputs=[src])
     phases.finish()
     input_bytes, output_bytes = _file_size(src), _file_size(dst)
     return JobResult(

@@ -338,14 +338,18 @@ def test_clipped_flag_and_rescale(pool, make_audio, tmp_path, ecdc_module, monke
     ecdc_file = tmp_path / "in.ecdc"
     compress_file(src, ecdc_file, pool=pool, model_name="24khz", bandwidth=6.0)
     model = pool.model("24khz")
-    monkeypatch.setattr(
-        model, "decode", lambda encoded, progress=None, cancel=None: torch.full((1, encoded.length), 3.0)
-    )
+    def loud_blocks(encoded, progress=None, cancel=None):  # two blocks: the peak is in the second
+        half = encoded.length // 2
+        yield torch.full((1, half), 0.5)
+        yield torch.full((1, encoded.length - half), 3.0)
+
+    monkeypatch.setattr(model, "decode_stream", loud_blocks)
     with pytest.warns(UserWarning, match="clipped"):
         assert decompress_file(ecdc_file, tmp_path / "a.wav", pool=pool).clipped
     assert not decompress_file(ecdc_file, tmp_path / "b.wav", pool=pool, rescale=True).clipped
     b, _ = read_audio(tmp_path / "b.wav")
     assert np.max(np.abs(b)) == pytest.approx(0.99, abs=1e-4)
+    assert b[0, 0] == pytest.approx(0.5 * 0.99 / 3.0, abs=1e-4)  # the whole file scaled by one gain
 
 
 # ------------------------------------------------------------------------------------------ probe

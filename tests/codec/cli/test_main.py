@@ -233,7 +233,13 @@ def test_lm_bytes_equal_reference_and_decode(
     ref_lm.load_state_dict(torch.load(lm_ck))
     monkeypatch.setattr(ref, "get_lm_model", lambda: ref_lm.eval(), raising=False)
     wav, _ = read_audio(src)
-    assert (tmp_path / "lm.ecdc").read_bytes() == reference.compress(ref, torch.from_numpy(wav), use_lm=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # our LM codes single-threaded; the reference's rounding depends on threads
+    try:
+        expected = reference.compress(ref, torch.from_numpy(wav), use_lm=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert (tmp_path / "lm.ecdc").read_bytes() == expected
 
     # decoding the LM-coded file gives exactly what the plain file of the same codes gives
     assert run(capsys, "-b", "1.5", src, tmp_path / "plain.ecdc", "--weights", ck)[0] == 0
@@ -411,9 +417,10 @@ def test_ctrl_c_while_decoding_leaves_no_file(env, tmp_path, make_audio, ck, cap
     before = listing(tmp_path)
 
     def interrupted(self, encoded, progress=None, cancel=None):
+        yield torch.zeros(1, 100)  # the output file has begun when the interrupt comes
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(EncodecModel, "decode", interrupted)
+    monkeypatch.setattr(EncodecModel, "decode_stream", interrupted)
     for args in ([tmp_path / "in.ecdc"], [src, tmp_path / "rt.wav"]):
         code, _, err = run(capsys, "--weights", ck, *args)
         assert code == 130 and "interrupted" in err
@@ -426,7 +433,7 @@ def test_unexpected_errors_are_one_line(env, tmp_path, make_audio, ck, capsys, m
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(EncodecModel, "encode", broken)
+    monkeypatch.setattr(EncodecModel, "encode_stream", broken)
     code, _, err = run(capsys, "--weights", ck, src)
     assert code == 1 and "ZeroDivisionError" in one_error_line(err)
     assert listing(tmp_path) == ["in.wav"]
@@ -437,9 +444,9 @@ def test_clipping_warning_and_rescale(env, tmp_path, make_audio, ck, capsys, mon
     assert run(capsys, "--weights", ck, src)[0] == 0
 
     def loud(self, encoded, progress=None, cancel=None):
-        return torch.full((1, encoded.length), 2.0)
+        yield torch.full((1, encoded.length), 2.0)
 
-    monkeypatch.setattr(EncodecModel, "decode", loud)
+    monkeypatch.setattr(EncodecModel, "decode_stream", loud)
     code, _, err = run(capsys, "--weights", ck, tmp_path / "in.ecdc")
     assert code == 0
     assert err.startswith("ecdc: warning: ") and "-r / --rescale" in err and len(err.splitlines()) == 1
