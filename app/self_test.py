@@ -49,7 +49,7 @@ class _State:
     notes: list[str] = field(default_factory=list)
 
 
-def test_signal(sample_rate: int = SAMPLE_RATE, seconds: float = SECONDS) -> np.ndarray:
+def make_signal(sample_rate: int = SAMPLE_RATE, seconds: float = SECONDS) -> np.ndarray:
     """float32 mono [frames]: a rising sine sweep, a steady chord and a little noise, peak 0.5."""
     frames = int(round(sample_rate * seconds))
     t = np.arange(frames) / sample_rate
@@ -167,7 +167,7 @@ def _step_signal(state: _State) -> str:
     import soundfile  # noqa: PLC0415
 
     state.source = state.work / "signal.wav"
-    soundfile.write(state.source, test_signal(), SAMPLE_RATE, subtype="PCM_16")
+    soundfile.write(state.source, make_signal(), SAMPLE_RATE, subtype="PCM_16")
     return f"{SECONDS:g} s at {SAMPLE_RATE} Hz written to {state.source.name}"
 
 
