@@ -26,6 +26,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("files", nargs="*", type=Path, help="audio files, .ecdc files or folders to open")
     parser.add_argument("--settings", type=Path, help="keep settings in this INI file instead of the default")
     parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check that this installation works (offline, no window needed)",
+    )
+    parser.add_argument(
         "--quit-after-show", action="store_true", help=argparse.SUPPRESS
     )  # start-up benchmark: exit once the window is painted
     return parser.parse_args(list(argv))
@@ -49,9 +54,12 @@ def create_window(args: argparse.Namespace) -> MainWindow:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    app = QApplication.instance() or QApplication(
-        ["encodec-studio", *(sys.argv[1:] if argv is None else argv)]
-    )
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in raw:
+        from app.self_test import run_self_test  # noqa: PLC0415 - only this mode needs it
+
+        return run_self_test()
+    app = QApplication.instance() or QApplication(["encodec-studio", *raw])
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

@@ -188,6 +188,8 @@ class MainWindow(QMainWindow):
             self.cancel_action,
             self.remove_action,
         ]
+        # Space plays only while the table has focus (elsewhere it presses the focused button).
+        self.play_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.table.addAction(self.play_action)
 
     def _build_menus(self) -> None:

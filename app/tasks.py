@@ -224,9 +224,11 @@ class TaskRunner(QObject):
 
     def _forget(self, relay: _Relay) -> None:
         with self._lock:
-            self._active.pop(relay, None)
+            entry = self._active.pop(relay, None)
             count = len(self._active)
         relay.deleteLater()
+        if entry is not None:
+            entry[1].deleteLater()  # deleted on the UI thread, whichever thread drops the last reference
         self.active_changed.emit(count)
 
     def active_count(self) -> int:

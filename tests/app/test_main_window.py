@@ -86,6 +86,9 @@ def test_dropped_files_and_folders_are_compressed_and_decode(qtbot, window, make
     for item, seconds in zip(items, (0.6, 0.4, 0.5)):
         assert item.output_path == item.path.with_suffix(".ecdc")
         assert item.output_bytes == item.output_path.stat().st_size
+        assert (
+            abs(item.estimated_bytes - item.output_bytes) <= 0.02 * item.output_bytes + 8
+        )  # the live estimate
         audio, rate = decode_file(item.output_path, pool=pool)
         assert rate == 24_000 and audio.shape == (1, round(seconds * 24_000))
         assert np.isfinite(audio).all()
@@ -241,3 +244,30 @@ def test_context_menu_offers_the_item_actions(qtbot, window, make_audio, tmp_pat
     }
     assert "Compress selected" in enabled and "Export as &WAV…" not in enabled  # not compressed yet
     menu.close()
+
+
+def test_compare_opens_the_compare_window_with_the_shared_runner_and_pool(
+    qtbot, window, make_audio, tmp_path, monkeypatch
+):
+    import app.compare_window
+    from codec.jobs import ModelPool
+
+    opened: list[tuple] = []
+
+    class RecordingCompareWindow(QWidget):
+        def __init__(self, source_path, tasks, pool, model_name, parent=None):
+            super().__init__(parent)
+            opened.append((source_path, tasks, pool, model_name, parent))
+
+    monkeypatch.setattr(app.compare_window, "CompareWindow", RecordingCompareWindow)
+    src = make_audio("compare me.wav", folder=tmp_path / "cmp")
+    window.add_paths([src])
+    wait_probed(qtbot, window, 1)
+    window.table.selectRow(0)
+    assert window.compare_action.isEnabled()
+    window.compare_action.trigger()
+    qtbot.waitUntil(lambda: bool(opened), timeout=60_000)
+    source, tasks, pool, model_name, parent = opened[0]
+    assert (source, tasks, model_name, parent) == (src, window.runner, "encodec_24khz", window)
+    assert isinstance(pool, ModelPool) and pool is window.engine.pool_if_loaded()
+    assert window.compare_windows and window.compare_windows[0].isVisible()

@@ -241,3 +241,17 @@ def test_ecdc_items_are_not_compressed(queue, tmp_path):
     )
     assert queue.start() == 0
     assert item.ecdc_path == ecdc
+
+
+def test_a_compressed_item_can_be_saved_elsewhere(qtbot, queue, tmp_path):
+    (a,) = files(tmp_path, "a.wav")
+    queue.add_files([a], SETTINGS)
+    queue.start()
+    item = queue.model.items()[0]
+    copy = tmp_path / "elsewhere" / "kept.ecdc"
+    with qtbot.waitSignal(queue.action_finished, timeout=1000) as blocker:
+        queue.save_ecdc_as(item.id, copy)
+    assert blocker.args == [item.id, "save", copy]
+    assert copy.read_bytes() == (tmp_path / "a.ecdc").read_bytes()
+    assert item.message == "Saved kept.ecdc" and item.activity is None
+    assert [p.name for p in copy.parent.iterdir()] == ["kept.ecdc"]  # no temporary file left

@@ -134,3 +134,32 @@ def test_models_window_imports_a_file(qtbot, random_checkpoint, models_dir, tmp_
     bad.write_text("not a checkpoint")
     dialog.import_file(bad)
     assert "notes.th" in dialog.status_label.text() and "Imported" not in dialog.status_label.text()
+
+
+def test_lm_weights_are_asked_for_and_lm_coding_works_once_imported(
+    qtbot, make_window, install_random_model, models_dir, make_audio, tmp_path
+):
+    from codec.jobs import ModelPool, decode_file, probe
+    from tests.helpers.http_server import make_official_checkpoint
+
+    install_random_model("encodec_24khz")
+    window = make_window()
+    window.strip.lm_check.setChecked(True)
+    src = make_audio("lm.wav", seconds=0.3, folder=tmp_path / "in")
+    window.add_paths([src])
+    qtbot.waitUntil(lambda: window.queue.compressible_ids() != [], timeout=10_000)
+    assert window.queue_model.items()[0].use_lm
+    window.compress()
+    qtbot.waitUntil(lambda: window.weights_dialog is not None, timeout=60_000)
+    dialog = window.weights_dialog
+    assert dialog.entry.name == "encodec_lm_24khz"
+
+    made = make_official_checkpoint("encodec_lm_24khz", tmp_path / "lm")
+    local = made.rename(made.with_name("language model.th"))  # a hash in the name would be checked
+    with qtbot.waitSignal(window.queue.queue_finished, timeout=120_000):
+        dialog.import_file(local)
+    item = window.queue_model.items()[0]
+    assert item.state is ItemState.DONE, item.message
+    assert probe(item.output_path).header.use_lm
+    audio, rate = decode_file(item.output_path, pool=ModelPool())
+    assert rate == 24_000 and audio.shape == (1, round(0.3 * 24_000))
