@@ -241,8 +241,8 @@ def encode_audio_file(
 
 
 def _compress_phases(progress: ProgressCallback | None, cancel: CancelToken | None, use_lm: bool) -> _Phases:
-    if use_lm:  # the LM codes each frame in Python: it dominates the time
-        return _Phases(progress, cancel, load=2, read=3, encode=20, write=75)
+    if use_lm:  # our LM coder runs at ~20x real time, a few times slower than the encoder
+        return _Phases(progress, cancel, load=2, read=3, encode=60, write=35)
     return _Phases(progress, cancel, load=2, read=8, encode=85, write=5)
 
 
@@ -325,8 +325,8 @@ def _decode(
 
 def _decode_phases(progress: ProgressCallback | None, cancel: CancelToken | None, use_lm: bool) -> _Phases:
     # Writing a decoded file happens block by block inside the decode phase.
-    if use_lm:
-        return _Phases(progress, cancel, load=2, read=75, decode=23)
+    if use_lm:  # LM decoding is sequential (each frame needs the previous one's codes): it dominates
+        return _Phases(progress, cancel, load=2, read=60, decode=38)
     return _Phases(progress, cancel, load=2, read=3, decode=95)
 
 
