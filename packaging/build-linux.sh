@@ -56,7 +56,7 @@ if [ "$tarball" = 1 ]; then
     gz="gzip -6"
     command -v pigz >/dev/null && gz="pigz -6"
     tar -C "$dist" --sort=name --owner=0 --group=0 --numeric-owner \
-        --transform "s|^encodec-studio|$name|" -cf - encodec-studio | $gz > "$archive.tmp"
+        --transform "flags=rh;s|^encodec-studio|$name|" -cf - encodec-studio | $gz > "$archive.tmp"
     mv -f "$archive.tmp" "$archive"
     echo "build-linux: $archive ($(du -h "$archive" | cut -f1)) in $(($(date +%s) - built)) s"
 fi
