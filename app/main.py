@@ -12,11 +12,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QFileOpenEvent, QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.main_window import APP_TITLE, MainWindow
 from app.settings import APPLICATION, ORGANIZATION, AppSettings
+
+ICON = Path(__file__).resolve().parent / "resources" / "encodec-studio.png"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -33,7 +36,43 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quit-after-show", action="store_true", help=argparse.SUPPRESS
     )  # start-up benchmark: exit once the window is painted
-    return parser.parse_args(list(argv))
+    return parser.parse_args(without_qt_options(argv))
+
+
+# Qt's own command-line options (QGuiApplication/QApplication docs); Qt reads them from QApplication's argv.
+_QT_OPTIONS_WITH_VALUE = {
+    "-platform", "-platformpluginpath", "-platformtheme", "-plugin", "-qwindowgeometry", "-qwindowtitle",
+    "-qwindowicon", "-style", "-stylesheet", "-session", "-display", "-geometry",
+}  # fmt: skip
+_QT_FLAGS = {"-reverse", "-widgetcount", "-nograb", "-dograb", "-sync"}
+
+
+def without_qt_options(argv: Sequence[str]) -> list[str]:
+    """`argv` minus Qt's own options (and their values), so argparse sees only ours."""
+    ours: list[str] = []
+    items = iter(argv)
+    for item in items:
+        option = item.split("=", 1)[0]
+        if option in _QT_OPTIONS_WITH_VALUE:
+            if "=" not in item:
+                next(items, None)
+        elif item not in _QT_FLAGS:
+            ours.append(item)
+    return ours
+
+
+class FileOpenFilter(QObject):
+    """Queues files the OS asks us to open (macOS Finder sends a QFileOpenEvent, not argv)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            self.window.add_paths([Path(event.file())])
+            return True
+        return False
 
 
 def create_window(args: argparse.Namespace) -> MainWindow:
@@ -49,6 +88,7 @@ def create_window(args: argparse.Namespace) -> MainWindow:
         files = list(args.files)
         QTimer.singleShot(0, lambda: window.add_paths(files))
     if args.quit_after_show:
+        window.confirm_close = lambda: True  # nobody is there to answer "jobs are running, quit?"
         window.shown_once.connect(lambda: QTimer.singleShot(0, window.close))
     return window
 
@@ -59,13 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.self_test import run_self_test  # noqa: PLC0415 - only this mode needs it
 
         return run_self_test()
+    args = parse_args(raw)  # before Qt starts, so --help and bad options need no display
     app = QApplication.instance() or QApplication(["encodec-studio", *raw])
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APP_TITLE)
-    args = parse_args(app.arguments()[1:] if argv is None else argv)
+    app.setDesktopFileName("encodec-studio")  # Wayland/GNOME match the window to its .desktop entry
+    if ICON.is_file():
+        app.setWindowIcon(QIcon(str(ICON)))
     window = create_window(args)  # kept referenced while the event loop runs
+    app.installEventFilter(FileOpenFilter(window))
     status = app.exec()
     del window
     return status
