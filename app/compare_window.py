@@ -157,7 +157,7 @@ class CompareWindow(QMainWindow):
         self.transport.playClicked.connect(self.toggle_play)
         self.transport.loopToggled.connect(self.set_looping)
         self.transport.deviceChosen.connect(player.set_device)
-        self.transport.refreshRequested.connect(self._refresh_devices)
+        self.transport.refreshRequested.connect(self.refresh_devices)
         self.transport.abxClicked.connect(self.open_abx)
 
         player.positionChanged.connect(self._position_changed)
@@ -199,8 +199,14 @@ class CompareWindow(QMainWindow):
             self.transport.play_button.setEnabled(ready)
             self.transport.abx_button.setEnabled(ready and self.session.version_count() > 1)
 
-    def _refresh_devices(self) -> None:
+    def refresh_devices(self) -> None:
+        """Look for output devices again (one plugged in, or an audio server started, since)."""
         self.player.refresh_devices()
+        self._refresh_availability()
+
+    def set_output_device(self, device: int | str | None) -> None:
+        """Play through `device` (index, name, or None for the system default)."""
+        self.player.set_device(device)
         self._refresh_availability()
 
     # -- source and ladder --------------------------------------------------------------------------

@@ -125,10 +125,10 @@ def main() -> None:
 
         wait(lambda: window.session.loaded)
         if pulse:
-            window._refresh_devices()
-            pulse_index = next((d.index for d in window.player.devices if d.name == "pulse"), None)
-            window.player.set_device(pulse_index)
-            window.transport.set_devices(window.player.devices, pulse_index)
+            window.refresh_devices()
+            window.set_output_device(
+                next((d.index for d in window.player.devices if d.name == "pulse"), None)
+            )
         window.encode_ladder()
         wait(lambda: window.session.version_count() == 6 and window.encode_button.isEnabled())
         window.select_version(3)  # 6 kbps

@@ -319,3 +319,16 @@ def test_without_portaudio_the_window_still_works(qtbot, monkeypatch, source, po
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert not window.player.playing and window.view.has_image("version")
     window.close()
+
+
+def test_output_device_picker(window, qtbot):
+    combo = window.transport.device_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["System default", "pulse (ALSA) - default"]
+    combo.setCurrentIndex(1)
+    combo.activated.emit(1)  # what a user's pick emits
+    assert window.player.device == 1
+    window.player.play()
+    assert window.player._stream.kwargs["device"] == 1
+    window.set_output_device(None)  # switching reopens the stream on the new device
+    assert window.player._stream.kwargs["device"] is None and window.player.playing
+    assert combo.currentIndex() == 0
