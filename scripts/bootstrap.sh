@@ -21,8 +21,9 @@ install_system_packages() {
 }
 
 pick_python() {
-    for py in python3.12 python3.11 python3.10 python3; do
-        if command -v "$py" >/dev/null && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    # python3 first: on these machines its version (3.11) is the one torch==2.13.0's local CPU wheel fits.
+    for py in python3 python3.11 python3.12 python3.10; do
+        if command -v "$py" >/dev/null && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
             echo "$py"; return 0
         fi
     done

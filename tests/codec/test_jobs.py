@@ -338,6 +338,7 @@ def test_clipped_flag_and_rescale(pool, make_audio, tmp_path, ecdc_module, monke
     ecdc_file = tmp_path / "in.ecdc"
     compress_file(src, ecdc_file, pool=pool, model_name="24khz", bandwidth=6.0)
     model = pool.model("24khz")
+
     def loud_blocks(encoded, progress=None, cancel=None):  # two blocks: the peak is in the second
         half = encoded.length // 2
         yield torch.full((1, half), 0.5)
