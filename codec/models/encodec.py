@@ -377,11 +377,13 @@ class EncodecModel(nn.Module):
             check_cancel(cancel)
             return self.decode_segments(group)
 
+        # Big batches amortise the LSTM, but every worker needs a share: a short file is split between them.
+        threads = workers or torch.get_num_threads()
+        batch = max(1, min(DECODE_SEGMENT_BATCH, -(-len(encoded.codes) // threads)))
+
         def frames() -> Iterator[torch.Tensor]:
             with _parallel(workers) as pool:
-                groups = pool.map_ordered(
-                    decode_group, _groups(zip(encoded.codes, scales), DECODE_SEGMENT_BATCH)
-                )
+                groups = pool.map_ordered(decode_group, _groups(zip(encoded.codes, scales), batch))
                 for index, frame in enumerate(frame for group in groups for frame in group):
                     report(progress, index + 1, len(encoded.codes))
                     check_cancel(cancel)
