@@ -250,13 +250,13 @@ class EncodecModel(nn.Module):
     ) -> EncodedAudio:
         block_size = ENCODE_BLOCK_FRAMES * self.spec.hop_length
         encoder = make_stream(self.encoder.layers)
-        codes: list[torch.Tensor] = []
+        codes = _GrowingCodes(num_codebooks, self.spec.frames_for_length(total_length or block_size))
         length = 0
 
         def run(piece: torch.Tensor, final: bool) -> None:
             latent = encoder(piece[None], final)
             if latent.shape[-1]:
-                codes.append(self.quantizer.encode(latent, num_codebooks)[:, 0].cpu())
+                codes.append(self.quantizer.encode(latent, num_codebooks)[:, 0])
             report(progress, length, max(total_length or length, length))
 
         pending = torch.zeros(self.spec.channels, 0, device=self.device)
@@ -270,7 +270,7 @@ class EncodecModel(nn.Module):
         if length == 0:
             raise ValueError("Cannot encode empty audio.")
         run(pending, final=True)
-        return EncodedAudio(self.spec.name, bandwidth, length, [torch.cat(codes, dim=-1)], None)
+        return EncodedAudio(self.spec.name, bandwidth, length, [codes.result()], None)
 
     def _encode_segments_stream(
         self,
@@ -423,6 +423,30 @@ def overlap_add_stream(
         out = (total[:, :done] / weights[:done])[:, : max(0, length - emitted)]
         emitted += out.shape[-1]
         yield out
+
+
+class _GrowingCodes:
+    """Codes [K, T] appended block by block into one buffer that grows by doubling.
+
+    Keeping thousands of small per-block tensors alive between the large, short-lived activations of each
+    block fragments the heap: RSS then grows with the file's length although little memory is in use.
+    """
+
+    def __init__(self, num_codebooks: int, expected_frames: int) -> None:
+        self.buffer = torch.empty(num_codebooks, max(1, expected_frames), dtype=torch.int64)
+        self.frames = 0
+
+    def append(self, codes: torch.Tensor) -> None:
+        end = self.frames + codes.shape[-1]
+        if end > self.buffer.shape[-1]:
+            grown = torch.empty(self.buffer.shape[0], max(end, 2 * self.buffer.shape[-1]), dtype=torch.int64)
+            grown[:, : self.frames] = self.buffer[:, : self.frames]
+            self.buffer = grown
+        self.buffer[:, self.frames : end] = codes
+        self.frames = end
+
+    def result(self) -> torch.Tensor:
+        return self.buffer[:, : self.frames].clone()
 
 
 def _lstm_index(layers: nn.Sequential) -> int:

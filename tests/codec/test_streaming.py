@@ -101,3 +101,12 @@ def test_32khz_falls_back_to_whole_file():
 def test_empty_stream_is_refused(model_24k):
     with pytest.raises(ValueError, match="empty"):
         model_24k.encode_stream(iter([]), 6.0)
+
+
+def test_24khz_codes_buffer_grows_when_length_is_unknown(model_24k):
+    """Without `total_length` the code buffer starts at one block and grows; the codes must not change."""
+    audio = 0.2 * torch.randn(1, 24000 * 7 + 5, generator=torch.Generator().manual_seed(3))
+    with_length = model_24k.encode_stream(blocks_of(audio, 24000), 6.0, total_length=audio.shape[-1])
+    without = model_24k.encode_stream(blocks_of(audio, 24000), 6.0)
+    assert torch.equal(with_length.codes[0], without.codes[0])
+    assert without.codes[0].shape[-1] == model_24k.spec.frames_for_length(audio.shape[-1])
