@@ -19,7 +19,9 @@ def reference_pack(codes: np.ndarray, bits: int) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "bits, num_codebooks, frames", [(10, 2, 1), (10, 8, 75), (10, 3, 7), (11, 4, 13), (1, 5, 3)]
+    "bits, num_codebooks, frames",
+    # the last two span several of the packer's chunks (CHUNK_FRAMES), with an odd tail
+    [(10, 2, 1), (10, 8, 75), (10, 3, 7), (11, 4, 13), (1, 5, 3), (10, 3, 2 * 4096 + 5), (11, 1, 4096 + 1)],
 )
 def test_pack_equals_reference_bit_packer(bits, num_codebooks, frames):
     rng = np.random.default_rng(bits * 100 + frames)
@@ -52,3 +54,9 @@ def test_unpack_reads_reference_bytes():
 def test_empty():
     assert pack(np.zeros((3, 0), dtype=np.int64), 10) == b""
     assert unpack(b"", 10, 3, 0).shape == (3, 0)
+
+
+@pytest.mark.parametrize("bits, frames", [(10, 2 * 4096 + 5), (11, 4096)])
+def test_unpack_inverts_pack_across_chunks(bits, frames):
+    codes = np.random.default_rng(frames).integers(0, 2**bits, (3, frames))
+    assert np.array_equal(unpack(pack(codes, bits), bits, 3, frames), codes)
