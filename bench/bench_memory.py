@@ -4,8 +4,10 @@ Run from the repository root: `.venv/bin/python bench/bench_memory.py [--quick]`
 
 Each length gets a 16-bit wav written block by block into a temporary folder (a 60-minute file is 173 MB),
 then `python -m codec` compresses it to `.ecdc` and decompresses that to a wav, each in its own child
-process with a random-weights checkpoint passed by `--weights`. The child's peak resident set size comes
-from the kernel (`os.wait4`'s `ru_maxrss`, that child alone). For scale, the reference `encodec` 0.1.1 runs
+process with a random-weights checkpoint passed by `--weights`. The child's peak resident set size is
+its own `VmHWM` as it exits (recorded by an exit hook; the command runs as `python -m codec` does, through
+`runpy`). Not `ru_maxrss`: Linux carries the pre-exec image's RSS into a child, so a child of a big
+process would report the parent's size. For scale, the reference `encodec` 0.1.1 runs
 the same 1-minute compress and decompress in a child too (as its command line does: read the whole file,
 `compress`, write bytes; `decompress`, write the wav); it is not run on longer files (it needs about
 1 GB per minute of audio).
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,10 +31,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
+    ECDC_WITH_PEAK,
+    PEAK_FILE_ENV,
     REPO,
     machine_info,
     machine_line,
     markdown_table,
+    report_peak_at_exit,
     save_reference_weights,
     update_doc_section,
     wait_for_quiet,
@@ -72,43 +76,49 @@ class Run:
         return self.minutes * 60 / self.seconds if self.seconds else 0.0
 
 
-def _rss_mb(pid: int) -> float:
+def _vm_kb(pid: int, field: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024 / 1e6
+            if line.startswith(field):
+                return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
-    return 0.0
+    return 0
 
 
-def measure(cmd: list[str], rss_cap_mb: float, poll: float = 0.2) -> tuple[float, float, int, bool, str]:
-    """Run `cmd`; (peak RSS MB of that child, wall seconds, return code, killed for passing the cap, stderr tail).
+def measure(cmd: list[str], rss_cap_mb: float, poll: float = 0.1) -> tuple[float, float, int, bool, str]:
+    """Run `cmd`; (peak RSS MB, wall seconds, return code, killed for passing the cap, last stderr line).
 
-    The peak is the kernel's `ru_maxrss` of this child alone (`os.wait4`); polling /proc only enforces the cap.
+    The peak is the child's own `VmHWM` as it exits, written by `report_peak_at_exit` (the ecdc wrapper and
+    the reference child install it); for other commands, or a child killed at the cap, the highest `VmHWM`
+    seen while polling /proc.
     """
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
-        killed = False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if not killed and _rss_mb(proc.pid) > rss_cap_mb:
-                os.kill(proc.pid, signal.SIGKILL)
-                killed = True
-            time.sleep(poll)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen consistent
-        err.seek(0)
-        tail = err.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
-    peak = usage.ru_maxrss * 1024 / 1e6  # KiB on Linux
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        env = {**os.environ, PEAK_FILE_ENV: str(peak_file)}
+        with open(Path(tmp) / "stderr", "w+b") as err:
+            proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err, env=env)
+            killed, polled = False, 0
+            while proc.poll() is None:
+                polled = max(polled, _vm_kb(proc.pid, "VmHWM:"))
+                if not killed and _vm_kb(proc.pid, "VmRSS:") * 1024 / 1e6 > rss_cap_mb:
+                    proc.kill()
+                    killed = True
+                time.sleep(poll)
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
+        try:
+            peak = float(peak_file.read_text())
+        except (OSError, ValueError):
+            peak = polled * 1024 / 1e6
     return peak, time.perf_counter() - started, proc.returncode, killed, tail[0][:200]
 
 
 def ours_commands(src: Path, weights: Path, folder: Path) -> dict[str, list[str]]:
+    """`python -m codec` (through `ECDC_WITH_PEAK`, which adds only the exit hook) compress and decompress."""
     ecdc, out = folder / (src.stem + ".ecdc"), folder / (src.stem + "_decoded.wav")
-    base = [sys.executable, "-m", "codec", "-f", "--weights", str(weights)]
+    base = [sys.executable, "-c", ECDC_WITH_PEAK, "-f", "--weights", str(weights)]
     return {"compress": [*base, str(src), str(ecdc)], "decompress": [*base, str(ecdc), str(out)]}
 
 
@@ -227,8 +237,8 @@ def report_markdown(runs: list[Run], info: dict[str, str], args: argparse.Namesp
         "",
         "24 kHz mono 16-bit wav (music-like signal) compressed to `.ecdc` at 6 kbps and decompressed to a "
         "16-bit wav by `python -m codec --weights <random-weights .th>` (default threads), each command its "
-        "own process; *peak* is that process's peak resident set size (`ru_maxrss`, whole process: Python, "
-        "torch, model and buffers). The reference runs the same 1-minute file in a child the way its command "
+        "own process; *peak* is that process's peak resident set size (`VmHWM` at exit: the whole process, "
+        "Python, torch, model and buffers). The reference runs the same 1-minute file in a child the way its command "
         "line does (whole file in memory). RT = real-time factor of the whole command, start-up included.",
         "",
         markdown_table(["side", "op", "file", "peak RSS", "wall", "RT", "status"], table, "lllrrrl"),
@@ -332,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*weight_norm.*")  # the reference's deprecated API
     if args.reference_child:
         op, src, dst, weights = args.reference_child
+        report_peak_at_exit()
         reference_child(op, Path(src), Path(dst), Path(weights))
         return 0
     if args.from_json:  # redraw the docs from a saved run

@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from bench.common import (  # noqa: E402
     machine_line,
     markdown_table,
     music_signal,
+    peak_rss_mb,
     save_lm_weights,
     save_reference_weights,
     update_doc_section,
@@ -73,6 +73,7 @@ def block_seconds() -> float:
 
 WARMUP_SECONDS = 2.0
 PLOT = REPO / "docs" / "bench-speed.png"
+BUSY = 0.3  # others' load (cores) beyond the cores a run leaves free that marks a row unreliable
 
 
 # -- the two sides -----------------------------------------------------------------------------------------
@@ -235,16 +236,24 @@ Side = Ours | Reference
 
 @dataclass
 class Policy:
-    """How to deal with a shared machine: wait up to `wait` s for others to use under `max_load` cores
-    before each measurement, and measure a short-file repeat again (up to `retries` times) when they
-    used more meanwhile."""
+    """How to deal with a shared machine. A run on `threads` threads is disturbed when other processes use
+    more than the cores it leaves free plus `max_load`; wait up to `wait` s for that to stop before each
+    measurement, and measure a short-file repeat again (up to `retries` times) when it happened meanwhile."""
 
     max_load: float = 0.3
     wait: float = 60.0
     retries: int = 2
 
-    def quiet(self) -> float:
-        return wait_for_quiet(self.max_load, self.wait)
+    def allowed(self, threads: int) -> float:
+        return spare_cores(threads) + self.max_load
+
+    def quiet(self, threads: int) -> float:
+        return wait_for_quiet(self.allowed(threads), self.wait)
+
+
+def spare_cores(threads: int) -> float:
+    """Cores a run on `threads` threads leaves to other processes."""
+    return float(max(0, (os.cpu_count() or 1) - threads))
 
 
 @dataclass
@@ -326,12 +335,12 @@ def measure_short(
     for repeat in range(repeats):
         order = sides if repeat % 2 == 0 else sides[::-1]
         for attempt in range(policy.retries + 1):
-            policy.quiet()
+            policy.quiet(threads)
             runs = {side.label: run_side(side, audio, use_lm) for side in order}
             if extra is not None:
                 runs[OURS_BATCH] = run_side(extra, audio, False, decompress=False)
             busy = max(load for run in runs.values() for load in run["load"].values())
-            if busy <= policy.max_load or attempt == policy.retries:
+            if busy <= policy.allowed(threads) or attempt == policy.retries:
                 break
             results.discarded += 1
             print(f"  (others used {busy:.1f} cores during the runs: measuring again)", flush=True)
@@ -394,7 +403,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     run = run_side(side, audio, False)
     del run["decoded"]
     run["seconds"] = audio.shape[-1] / get_spec(spec["model"]).sample_rate
-    run["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB -> MB
+    run["peak_mb"] = peak_rss_mb()
     return run
 
 
@@ -412,7 +421,7 @@ def measure_long(
     runs: dict[str, dict[str, Any]] = {}
     order = [OURS, REFERENCE] if first % 2 == 0 else [REFERENCE, OURS]
     for label in order:
-        policy.quiet()
+        policy.quiet(threads)
         spec = {"side": label, "model": name, "threads": threads, "seconds": seconds, "weights": str(weights)}
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
@@ -484,6 +493,11 @@ class Row:
         return None if self.target is None else self.ratio >= self.target
 
     @property
+    def busy(self) -> bool:
+        """Whether other processes took cores this row's runs needed (its ratio is then unreliable)."""
+        return max(self.ours.max_load, self.ref.max_load) > spare_cores(self.threads) + BUSY
+
+    @property
     def label(self) -> str:
         lm = " + LM" if self.kind == "lm" else ""
         batch = " (segment_batch=8)" if self.side == OURS_BATCH else ""
@@ -519,7 +533,7 @@ def report_markdown(results: Results, info: dict[str, str], args: argparse.Names
     for row in rows(results):
         met = {None: "–", True: "yes", False: "**no**"}[row.met]
         tgt = f"≥ {row.target:g}x" if row.target else "–"
-        loads = f"{max(row.ours.max_load, row.ref.max_load):.1f}"
+        loads = f"{max(row.ours.max_load, row.ref.max_load):.1f}" + (" ⚠" if row.busy else "")
         table.append(
             [
                 row.label,
@@ -562,8 +576,9 @@ def report_markdown(results: Results, info: dict[str, str], args: argparse.Names
         "`encodec.compress.compress` / `decompress`. encode / decode are the model phase inside the compress / "
         "decompress runs. Short files: median of the runs, ours and the reference interleaved, after a warm-up; "
         "long files: one run each in a fresh child process. *others' load* = the most cores other processes "
-        "used during any of the row's runs (0 = machine to ourselves; on 2 cores anything near 1 slows a "
-        "2-thread run badly).",
+        "used during any of the row's runs (0 = machine to ourselves); ⚠ marks rows where they took cores the "
+        "run needed (more than the cores it leaves free + 0.3), whose ratio is unreliable: on 2 cores a 2-thread "
+        "run sharing a core slows down several times.",
         "",
         markdown_table(header, table, "llrrrrrcrr"),
     ]
@@ -646,7 +661,7 @@ def plot(results: Results, path: Path = PLOT) -> Path | None:
     groups: dict[tuple[str, int], list[Row]] = {}
     for row in table:
         groups.setdefault((row.kind, row.threads), []).append(row)
-    labels, values, colours, targets, ys, heads = [], [], [], [], [], []
+    labels, values, colours, targets, ys, heads, busy = [], [], [], [], [], [], []
     y = 0.0
     for (kind, threads), group in groups.items():
         what = {"short": "no LM", "long": "no LM", "lm": "with LM"}[kind]
@@ -657,13 +672,18 @@ def plot(results: Results, path: Path = PLOT) -> Path | None:
             values.append(row.ratio)
             colours.append({None: "#9e9e9e", True: "#2e7d32", False: "#c62828"}[row.met])
             targets.append(row.target)
+            busy.append(row.busy)
             ys.append(y)
             y += 1
         y += 0.6
     fig, ax = plt.subplots(figsize=(9.5, 0.3 * y + 2.0))
-    ax.barh(ys, values, color=colours, height=0.75)
-    for yy, value in zip(ys, values):
-        ax.text(value + 0.03, yy, f"{value:.2f}x", va="center", fontsize=8)
+    bars = ax.barh(ys, values, color=colours, height=0.75)
+    for bar, noisy in zip(bars, busy):
+        if noisy:
+            bar.set_hatch("///")
+            bar.set_edgecolor("white")
+    for yy, value, tgt in zip(ys, values, targets):  # right of the bar and of its target mark
+        ax.text(max(value, tgt or 0) + 0.04, yy, f"{value:.2f}x", va="center", fontsize=8)
     first = True
     for yy, tgt in zip(ys, targets):
         if tgt is not None:
@@ -686,18 +706,21 @@ def plot(results: Results, path: Path = PLOT) -> Path | None:
     handles, names = ax.get_legend_handles_labels()
     handles += [Patch(color="#2e7d32"), Patch(color="#c62828"), Patch(color="#9e9e9e")]
     names += ["met", "missed", "no target"]
+    if any(busy):
+        handles.append(Patch(facecolor="#9e9e9e", edgecolor="white", hatch="///"))
+        names.append("other processes took needed cores: unreliable")
     ax.legend(
         handles,
         names,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.5 / fig.get_figheight()),
-        ncol=6,
+        ncol=3,
         fontsize=8,
     )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -722,8 +745,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--long-runs",
         nargs="+",
-        default=["encodec_24khz:1", "encodec_48khz:1", "encodec_48khz:2"],
-        help="long-file cases as MODEL:THREADS (default: both models at 1 thread, 48 kHz at 2)",
+        default=["encodec_24khz:1", "encodec_48khz:1"],
+        help="long-file cases as MODEL:THREADS (default: both models at 1 thread; add encodec_48khz:2 "
+        "for the 48 kHz model at 2 threads, about 5 min more)",
     )
     parser.add_argument("--max-load", type=float, default=0.3, help="wait until others use fewer cores")
     parser.add_argument("--retries", type=int, default=2, help="measure a busy short repeat again, at most")

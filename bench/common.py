@@ -226,6 +226,42 @@ def wait_for_quiet(
         time.sleep(2.0)
 
 
+# -- peak memory -------------------------------------------------------------------------------------------
+
+PEAK_FILE_ENV = "ECDC_BENCH_PEAK_FILE"
+
+# Runs the `ecdc` command exactly as `python -m codec ARGS` does, plus an exit hook that records the peak.
+ECDC_WITH_PEAK = (
+    f"import runpy, sys; sys.path.insert(0, {str(REPO)!r}); "
+    "from bench.common import report_peak_at_exit; report_peak_at_exit(); "
+    "sys.argv[0] = 'ecdc'; runpy.run_module('codec', run_name='__main__', alter_sys=True)"
+)
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """The process's peak resident set size in MB (`VmHWM`: since its last exec, this image alone).
+
+    Not `ru_maxrss`: Linux carries a child's pre-exec RSS into it, and a child forked (or vforked) from a
+    big benchmark process would report the parent's size.
+    """
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def report_peak_at_exit() -> None:
+    """When `ECDC_BENCH_PEAK_FILE` is set, write this process's peak RSS (MB) there as it exits."""
+    import atexit  # noqa: PLC0415
+
+    target = os.environ.get(PEAK_FILE_ENV)
+    if target:
+        atexit.register(lambda: Path(target).write_text(f"{peak_rss_mb():.3f}\n"))
+
+
 # -- statistics and output ---------------------------------------------------------------------------------
 
 
