@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
         self.strip.output_changed.connect(self._output_settings_changed)
 
         self.queue.weights_missing.connect(self._weights_missing)
+        self.strip.official_models_requested.connect(self.show_models_dialog)
         self.queue.item_failed.connect(self._item_failed)
         self.queue.queue_finished.connect(self._queue_finished)
         self.queue.running_changed.connect(lambda _running: self._schedule_refresh())

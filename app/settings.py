@@ -12,8 +12,16 @@ from codec.specs import MODELS, ModelSpec
 
 ORGANIZATION = "ECDC Studio"
 APPLICATION = "ECDC Studio"
-DEFAULT_MODEL = "encodec_24khz"
-DEFAULT_BANDWIDTH = {"encodec_24khz": 6.0, "encodec_48khz": 6.0, "encodec_32khz": 2.2}
+OFFICIAL_DEFAULT_MODEL = "encodec_24khz"
+BUNDLED_MODEL = "ecdc_small_24khz"
+DEFAULT_BANDWIDTH = {"encodec_24khz": 6.0, "encodec_48khz": 6.0, "encodec_32khz": 2.2, BUNDLED_MODEL: 6.0}
+
+
+def default_model() -> str:
+    """Meta's 24 kHz model when its weights are installed, else the bundled model, which works offline."""
+    from codec.weights import has_weights
+
+    return OFFICIAL_DEFAULT_MODEL if has_weights(OFFICIAL_DEFAULT_MODEL) else BUNDLED_MODEL
 
 
 class OverwritePolicy(enum.Enum):
@@ -51,8 +59,8 @@ class AppSettings:
 
     @property
     def model(self) -> str:
-        name = str(self._s.value("compress/model", DEFAULT_MODEL))
-        return name if name in MODELS else DEFAULT_MODEL
+        name = str(self._s.value("compress/model", "")) or default_model()
+        return name if name in MODELS else default_model()
 
     @model.setter
     def model(self, name: str) -> None:

@@ -23,6 +23,9 @@ from app.queue_controller import CompressSettings
 from app.settings import OVERWRITE_LABELS, OverwritePolicy
 from codec.specs import MODELS, ModelSpec
 
+BUNDLED_NOTE = (
+    "ECDC Studio's own small model: works offline, nothing to download. Meta's models sound better."
+)
 LM_HINT = "Entropy-code with the language model: slower, about 25 % smaller files."
 NO_LM_HINT = "This model has no language model."
 
@@ -32,6 +35,7 @@ class SettingsStrip(QWidget):
 
     compress_settings_changed = Signal()
     output_changed = Signal()
+    official_models_requested = Signal()
 
     def __init__(
         self,
@@ -52,6 +56,11 @@ class SettingsStrip(QWidget):
         self._lm_wanted = use_lm
         self.estimate_label = QLabel()
         self.estimate_label.setEnabled(False)
+        self.model_note = QLabel(BUNDLED_NOTE)
+        self.get_models_button = QPushButton("Get Meta's models…")
+        self.get_models_button.setToolTip(
+            "Open the Models window to download or import Meta's EnCodec weights"
+        )
 
         self._output_dir = output_dir
         self.output_edit = QLineEdit()
@@ -92,20 +101,28 @@ class SettingsStrip(QWidget):
         third = QHBoxLayout()
         third.addSpacing(label_width + 6)
         third.addWidget(self.estimate_label, 1)
+        note = QHBoxLayout()
+        note.addSpacing(label_width + 6)
+        note.addWidget(self.model_note)
+        note.addWidget(self.get_models_button)
+        note.addStretch(1)
         rows = QVBoxLayout(self)
         rows.setContentsMargins(0, 0, 0, 0)
         rows.setSpacing(6)
         rows.addLayout(first)
         rows.addLayout(second)
         rows.addLayout(third)
+        rows.addLayout(note)
 
         self.model_combo.currentIndexChanged.connect(self._on_model)
         self.bandwidth_slider.bandwidth_changed.connect(lambda _b: self._changed())
         self.lm_check.toggled.connect(self._on_lm)
+        self.get_models_button.clicked.connect(self.official_models_requested.emit)
         self.output_button.clicked.connect(self._choose_output)
         self.output_reset.clicked.connect(lambda: self.set_output_dir(None))
         self.overwrite_combo.currentIndexChanged.connect(lambda _i: self.output_changed.emit())
         self._sync_lm()
+        self._sync_note()
         self.set_output_dir(output_dir, emit=False)
 
     # --- reading ------------------------------------------------------------------------------------------
@@ -140,6 +157,7 @@ class SettingsStrip(QWidget):
             if self.spec().has_lm:
                 self._lm_wanted = settings.use_lm
             self._sync_lm()
+            self._sync_note()
         finally:
             self.blockSignals(False)
         self._update_bitrate_tooltip()
@@ -164,12 +182,19 @@ class SettingsStrip(QWidget):
         self.bandwidth_slider.set_model(self.spec())
         self.bandwidth_slider.blockSignals(False)
         self._sync_lm()
+        self._sync_note()
         self._changed()
 
     def _on_lm(self, checked: bool) -> None:
         if self.spec().has_lm:
             self._lm_wanted = checked
         self._changed()
+
+    def _sync_note(self) -> None:
+        # One calm line, never a dialog: the bundled model is a fine default, Meta's are one click away.
+        bundled = not self.spec().official
+        self.model_note.setVisible(bundled)
+        self.get_models_button.setVisible(bundled)
 
     def _sync_lm(self) -> None:
         has_lm = self.spec().has_lm

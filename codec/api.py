@@ -13,6 +13,7 @@ from codec.checkpoints import (
     read_hf_config,
     read_state_dict,
     spec_from_hf_config,
+    studio_checkpoint_model,
 )
 from codec.device import resolve_device
 from codec.errors import CheckpointError
@@ -31,11 +32,17 @@ def _ensure_weights(name: str, progress: ProgressCallback | None, cancel: Cancel
 
 
 def model_from_checkpoint(path: str | Path, spec: ModelSpec | None = None) -> EncodecModel:
-    """An EncodecModel from an official `.th` file or an HF folder (spec from config.json when present)."""
+    """An EncodecModel from an official `.th` file, an HF folder (spec from config.json when present) or
+    one of our `.safetensors` checkpoints (spec from its metadata)."""
     path = Path(path)
     config = read_hf_config(path) if path.is_dir() else None
     if config is not None:
         spec = spec_from_hf_config(config, base=spec)
+    studio_model = studio_checkpoint_model(path)
+    if studio_model is not None:
+        if spec is not None and spec.name != studio_model:
+            raise CheckpointError(f"{path.name} holds {studio_model}, not {spec.name}.")
+        spec = get_spec(studio_model)
     if spec is None:
         raise CheckpointError(f"Cannot tell which model {path.name} is for; name the model explicitly.")
     model = EncodecModel(spec)
@@ -73,6 +80,8 @@ def load_lm(
     spec = get_spec(name)
     if not spec.has_lm:
         raise CheckpointError(f"{spec.name} has no language model for entropy coding.")
-    lm_name = spec.name.replace("encodec_", "encodec_lm_")
+    from codec.weights.registry import lm_entry_for
+
+    lm_name = lm_entry_for(spec.name).name
     path = Path(weights) if weights is not None else _ensure_weights(lm_name, progress, cancel)
     return load_lm_state(path, spec).to(resolve_device(device))

@@ -78,6 +78,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"Cannot read {weights}: {error}.") from None
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} does not exist.")
+    if path.suffix == ".safetensors":
+        return read_safetensors(path)[0]
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
@@ -87,6 +89,42 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path.name} is not a state dict of tensors.")
     return state
+
+
+# ECDC Studio's own checkpoints: one .safetensors file, our key layout, float16 tensors, and metadata naming
+# the model (and, for an LM, its architecture) so a file is never loaded into the wrong model.
+STUDIO_FORMAT = "ecdc-studio-checkpoint/1"
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a `.safetensors` file."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+            return {key: handle.get_tensor(key) for key in handle.keys()}, metadata
+    except Exception as error:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"Cannot read {Path(path).name}: {error}.") from None
+
+
+def write_studio_checkpoint(path: Path, state: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Save `state` as float16 safetensors with `metadata` (plus the format tag), atomically."""
+    from safetensors.torch import save
+
+    from codec.fileio import atomic_write
+
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
+    with atomic_write(path, overwrite=True) as handle:
+        handle.write(save(tensors, metadata={"format": STUDIO_FORMAT, **metadata}))
+
+
+def studio_checkpoint_model(path: Path) -> str | None:
+    """The model a `.safetensors` file of ours is for, or None for any other file."""
+    if Path(path).suffix != ".safetensors" or not Path(path).is_file():
+        return None
+    metadata = read_safetensors(Path(path))[1]
+    return metadata.get("model") if metadata.get("format") == STUDIO_FORMAT else None
 
 
 def read_hf_config(folder: Path) -> dict[str, Any] | None:

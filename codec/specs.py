@@ -31,6 +31,10 @@ class ModelSpec:
     segment: float | None = None  # seconds per independently coded chunk
     overlap: float = 0.01
     lm_checkpoint: str | None = None  # official LM file name, None when no LM exists
+    architecture: str = "seanet"  # or "transform": see codec/modules/transform.py
+    frame_width: int = 0  # channels at the frame rate ("transform" only)
+    lstm_layers: int = 2
+    official: bool = True  # Meta's weights; False for ECDC Studio's own models
 
     @property
     def hop_length(self) -> int:
@@ -132,9 +136,37 @@ ENCODEC_32KHZ = ModelSpec(
     true_skip=True,
 )
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (ENCODEC_24KHZ, ENCODEC_48KHZ, ENCODEC_32KHZ)}
+# ECDC Studio's own model, trained by `codec.training` and bundled so the app works offline (docs/MODEL-CARD.md).
+# Causal like encodec_24khz; a learned filterbank head instead of SEANet's sample-rate convolutions.
+ECDC_SMALL_24KHZ = ModelSpec(
+    name="ecdc_small_24khz",
+    title="24 kHz mono, small (ECDC Studio's own, bundled)",
+    sample_rate=24_000,
+    channels=1,
+    bandwidths=(1.5, 3.0, 6.0, 12.0),
+    codebook_size=1024,
+    max_codebooks=16,
+    ratios=(320,),
+    dimension=128,
+    causal=True,
+    norm="weight_norm",
+    true_skip=True,
+    architecture="transform",
+    frame_width=320,
+    official=False,
+    lm_checkpoint="ecdc_lm_small_24khz.safetensors",
+)
 
-_ALIASES = {"24khz": "encodec_24khz", "48khz": "encodec_48khz", "32khz": "encodec_32khz"}
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec for spec in (ENCODEC_24KHZ, ENCODEC_48KHZ, ENCODEC_32KHZ, ECDC_SMALL_24KHZ)
+}
+
+_ALIASES = {
+    "24khz": "encodec_24khz",
+    "48khz": "encodec_48khz",
+    "32khz": "encodec_32khz",
+    "small": "ecdc_small_24khz",
+}
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -144,5 +176,5 @@ def get_spec(name: str) -> ModelSpec:
         return MODELS[key]
     except KeyError:
         raise UnknownModelError(
-            f"Unknown model {name!r}; choose one of {', '.join(MODELS)} (or 24khz, 48khz, 32khz)."
+            f"Unknown model {name!r}; choose one of {', '.join(MODELS)} (or {', '.join(_ALIASES)})."
         ) from None

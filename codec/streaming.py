@@ -60,25 +60,42 @@ class _ConvStream:
 
 
 class _ConvTransposeStream:
+    """Keeps the tail of its output that the next block's first frame still adds to.
+
+    Causal layers trim all their padding on one side: on the right (SEANet), where the tail still pending
+    at the end is exactly what the whole-file path trims away; or on the left (the transform head), where
+    the first `trim_left` samples are dropped once and the pending tail is emitted by the final call.
+    """
+
     def __init__(self, layer: SConvTranspose1d) -> None:
-        if layer.trim_left != 0 or layer.norm is not None:
+        if (layer.trim_left and layer.trim_right) or layer.norm is not None:
             raise ValueError("Only causal transposed convolutions without group norm can stream.")
         self.conv = layer.conv
         self.stride = self.conv.stride[0]
+        self.trims_left = layer.trim_left > 0
+        self.skip = layer.trim_left  # samples still to drop
         self.pending: torch.Tensor | None = None
 
     def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
         frames = x.shape[-1]
         if frames == 0:
-            return x.new_zeros(x.shape[0], self.conv.out_channels, 0)
-        # Bias is added once per output sample, after the overlapping tails have been summed.
-        y = conv_transpose1d_overlap(x, self.conv.weight, self.stride)
-        if self.pending is not None:
-            y[..., : self.pending.shape[-1]] += self.pending
-        complete = frames * self.stride
-        self.pending = y[..., complete:]
-        # What is still pending at the end is exactly what the causal whole-file path trims away.
-        return y[..., :complete] + self.conv.bias[:, None]
+            y = x.new_zeros(x.shape[0], self.conv.out_channels, 0)
+        else:
+            # Bias is added once per output sample, after the overlapping tails have been summed.
+            y = conv_transpose1d_overlap(x, self.conv.weight, self.stride)
+            if self.pending is not None:
+                y[..., : self.pending.shape[-1]] += self.pending
+            complete = frames * self.stride
+            self.pending = y[..., complete:]
+            y = y[..., :complete] + self.conv.bias[:, None]
+        if final and self.trims_left and self.pending is not None:
+            y = torch.cat([y, self.pending + self.conv.bias[:, None]], dim=-1)
+            self.pending = None
+        if self.skip and y.shape[-1]:
+            dropped = min(self.skip, y.shape[-1])
+            self.skip -= dropped
+            y = y[..., dropped:]
+        return y
 
 
 class _LSTMStream:

@@ -31,9 +31,9 @@ PROG = "ecdc"
 SUFFIX = ".ecdc"
 AUDIO_OUTPUTS = (".wav", ".flac")
 BITS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
-MODEL_CHOICES = ("24khz", "48khz", "32khz")
+MODEL_CHOICES = ("24khz", "48khz", "32khz", "small")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-COMMANDS = ("info", "models")
+COMMANDS = ("info", "models", "train")
 
 DESCRIPTION = """\
 High fidelity neural audio codec (Meta's EnCodec).
@@ -49,8 +49,9 @@ output is named after its input. With exactly two files the second is OUTPUT,
 as in `encodec`.
 
 Other commands: `ecdc info FILE...` describes .ecdc files; `ecdc models ...`
-lists, downloads and imports model weights (see `ecdc models --help`). To
-process a file named `info` or `models`, write `./info`."""
+lists, downloads and imports model weights (see `ecdc models --help`);
+`ecdc train ...` trains a model of your own. To process a file named `info`,
+`models` or `train`, write `./info`."""
 
 EPILOG = """\
 examples:
@@ -63,6 +64,7 @@ examples:
   ecdc *.wav compressed/           compress many files into a folder
   ecdc info song.ecdc              model, bandwidth, duration, bitrate
   ecdc models download 48khz       fetch model weights ahead of time
+  ecdc --model small speech.wav    the bundled model: no download needed
 
 safety: an input is never overwritten; an existing output is refused without
 -f; outputs go to a temporary file that is renamed when complete, so an error
@@ -117,7 +119,7 @@ def get_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="KBPS",
         help="target bandwidth in kbps: 1.5, 3, 6, 12 or 24 (24khz); 3, 6, 12 or 24 (48khz); "
-        "2.2 (32khz). Default 6 (2.2 for 32khz).",
+        "2.2 (32khz); 1.5, 3, 6 or 12 (small). Default 6 (2.2 for 32khz).",
     )
     codec.add_argument(
         "-q", "--hq", action="store_true", help="use the 48 kHz stereo model (same as --model 48khz)"
@@ -127,7 +129,8 @@ def get_parser() -> argparse.ArgumentParser:
         type=_model_name,
         default=None,
         metavar="{" + ",".join(MODEL_CHOICES) + "}",
-        help="model for compression (default 24khz); decompression uses the model named in the file",
+        help="model for compression (default 24khz, Meta's weights); `small` is ECDC Studio's own bundled "
+        "model, which works offline; decompression uses the model named in the file",
     )
     codec.add_argument(
         "-l",
@@ -201,6 +204,9 @@ def get_command_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_models_parser(sub)
+    from codec.cli.train import add_train_parser  # noqa: PLC0415
+
+    add_train_parser(sub)
     return parser
 
 
@@ -556,6 +562,8 @@ def _describe(exc: BaseException) -> str:
         message = _one_line(str(exc))
         if "ecdc models" not in message and "--weights" not in message:
             message += " Download it with `ecdc models download NAME`, or pass --weights PATH."
+        if "bundled" not in message:
+            message += " Without Meta's weights, compress with the bundled model: --model small."
         return message
     if isinstance(exc, CodecError):
         return _one_line(str(exc)) or type(exc).__name__
@@ -574,6 +582,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = get_command_parser().parse_args(argv)
             if args.command == "info":
                 return run_info(args, stdout, stderr)
+            if args.command == "train":
+                from codec.cli.train import run_train  # noqa: PLC0415
+
+                return run_train(args)
             from codec.cli.models import run_models  # noqa: PLC0415
 
             return run_models(args)

@@ -18,6 +18,7 @@ from torch import nn
 
 from codec.modules.lstm import SLSTM
 from codec.modules.seanet import SEANetDecoder, SEANetEncoder
+from codec.modules.transform import TransformDecoder, TransformEncoder
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report
 from codec.quantization.init import fill_codebooks_from_latents, probe_latents
 from codec.quantization.rvq import ResidualVectorQuantizer
@@ -76,9 +77,13 @@ class EncodecModel(nn.Module):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.encoder = SEANetEncoder(spec)
+        if spec.architecture == "transform":
+            self.encoder: nn.Module = TransformEncoder(spec)
+            self.decoder: nn.Module = TransformDecoder(spec)
+        else:
+            self.encoder = SEANetEncoder(spec)
+            self.decoder = SEANetDecoder(spec)
         self.quantizer = ResidualVectorQuantizer(spec.dimension, spec.max_codebooks, spec.codebook_size)
-        self.decoder = SEANetDecoder(spec)
 
     @classmethod
     def random(cls, name: str | ModelSpec, seed: int = 0) -> EncodecModel:

@@ -8,6 +8,7 @@ yields bit-identical probabilities (see `codec.modules.transformer`).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
@@ -265,12 +266,35 @@ class LMStream:
         return probas[..., 0].view(batch, frames, self.lm.card, num_codebooks)
 
 
+# The architecture fields an LM checkpoint of ours records in its metadata (official LMs have fixed ones).
+LM_ARCHITECTURE_FIELDS = ("dim", "num_layers", "num_heads", "hidden_scale")
+
+
+def _read_studio_lm(path: Path, spec: ModelSpec) -> tuple[dict[str, torch.Tensor], dict]:
+    from codec.checkpoints import read_safetensors
+
+    if not path.is_file():
+        raise CheckpointError(f"LM checkpoint {path} does not exist.")
+    state, metadata = read_safetensors(path)
+    if metadata.get("model") != spec.name:
+        raise CheckpointError(f"{path.name} is an LM for {metadata.get('model')}, not {spec.name}.")
+    try:
+        architecture = json.loads(metadata["lm"])
+        overrides = {key: architecture[key] for key in LM_ARCHITECTURE_FIELDS}
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{path.name} does not describe its LM architecture.") from None
+    return state, overrides
+
+
 def load_lm_state(source: str | Path | Mapping[str, torch.Tensor], spec: ModelSpec) -> LanguageModel:
     """An LM for `spec` with the weights of an official checkpoint file (or an already loaded state dict)."""
     if not spec.has_lm:
         raise CheckpointError(f"{spec.name} has no entropy-coding language model.")
+    overrides: dict = {}
     if isinstance(source, Mapping):
         state = source
+    elif Path(source).suffix == ".safetensors":
+        state, overrides = _read_studio_lm(Path(source), spec)
     else:
         path = Path(source)
         try:
@@ -281,7 +305,7 @@ def load_lm_state(source: str | Path | Mapping[str, torch.Tensor], spec: ModelSp
             raise CheckpointError(f"LM checkpoint {path} could not be read ({type(exc).__name__}).") from None
         if not isinstance(state, Mapping):
             raise CheckpointError(f"LM checkpoint {path} does not hold a state dict.")
-    lm = LanguageModel.from_spec(spec)
+    lm = LanguageModel.from_spec(spec, **overrides)
     expected = lm.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -23,6 +23,10 @@ class Codebook(nn.Module):
         self._prepared = None
         return super()._apply(fn, recurse)
 
+    def invalidate(self) -> None:
+        """Forget the cached transposed codebook and norms (call after changing `embed` in place)."""
+        self._prepared = None
+
     def _transposed_and_norms(self) -> tuple[torch.Tensor, torch.Tensor]:
         # The same expressions as the reference, evaluated once instead of per call: equal bits, equal codes.
         if self._prepared is None:

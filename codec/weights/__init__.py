@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from codec.weights.cache import models_dir, set_models_dir
 from codec.weights.importer import import_weights
-from codec.weights.manager import ModelStatus, ensure_weights, find_installed, list_models, remove
+from codec.weights.manager import (
+    ModelStatus,
+    ensure_weights,
+    find_installed,
+    has_weights,
+    list_models,
+    remove,
+)
 from codec.weights.registry import REGISTRY, WeightsEntry, get_entry
 
 __all__ = [
@@ -21,6 +28,7 @@ __all__ = [
     "ensure_weights",
     "find_installed",
     "get_entry",
+    "has_weights",
     "import_weights",
     "list_models",
     "models_dir",

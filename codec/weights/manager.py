@@ -20,7 +20,7 @@ from codec.weights.cache import (
 )
 from codec.weights.download import IMPORT_HINT, NotOnServerError, download_file, part_path
 from codec.weights.importer import identify_hf_folder, install
-from codec.weights.registry import HF_REQUIRED_FILES, REGISTRY, WeightsEntry, get_entry, variants
+from codec.weights.registry import HF_REQUIRED_FILES, REGISTRY, WeightsEntry, bundled_dir, get_entry, variants
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -49,10 +49,18 @@ class ModelStatus:
 def find_installed(name: str) -> Path | None:
     """The installed file or folder of the entry `name`, or None (only our models folder is looked at)."""
     entry = get_entry(name)
+    if entry.layout == "bundled":
+        bundled = bundled_dir() / entry.install_name
+        return bundled if bundled.is_file() else None
     path = models_dir() / entry.install_name
     if entry.layout == "official":
         return path if path.is_file() else None
     return path if all((path / file).is_file() for file in HF_REQUIRED_FILES) else None
+
+
+def has_weights(name: str) -> bool:
+    """Whether usable weights for `name` are installed (any layout of the model); never downloads or copies."""
+    return any(find_installed(candidate.name) is not None for candidate in variants(get_entry(name)))
 
 
 def ensure_weights(
@@ -78,6 +86,10 @@ def ensure_weights(
             path = _adopt_from_hub_cache(candidate, progress, cancel)
             if path is not None:
                 return path
+        if entry.layout == "bundled":
+            raise WeightsError(
+                f"The bundled {entry.name} weights are missing from this installation; reinstall ECDC Studio."
+            )
         if not allow_download:
             raise WeightsError(
                 f"The {entry.name} weights are not installed; download them with "
@@ -112,6 +124,8 @@ def remove(name: str) -> bool:
     """Delete the installed weights of `name` and any unfinished download of them; False if none.
     Raises WeightsError at once, without waiting, while this process is downloading them."""
     entry = get_entry(name)
+    if entry.layout == "bundled":
+        raise WeightsError(f"{entry.name} is bundled with ECDC Studio and cannot be removed.")
     final = models_dir() / entry.install_name
     removed = False
     lock = _lock(entry.name)

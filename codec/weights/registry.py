@@ -6,6 +6,8 @@ Two layouts exist:
   dash in its name is the start of the file's sha256, and downloads are checked against it.
 - ``hf``: a Hugging Face repository folder holding ``config.json`` and ``model.safetensors`` (and
   ``preprocessor_config.json``, not needed to load the model).
+- ``bundled``: a ``.safetensors`` file shipped inside the ``codec`` package (ECDC Studio's own model and its
+  LM, see docs/MODEL-CARD.md): always installed, never downloaded or removed.
 
 Sizes are approximate: computed from the parameter count in float32, not measured on the real files.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from codec.errors import UnknownModelError
@@ -29,7 +32,7 @@ HF_ENDPOINT_ENV = "HF_ENDPOINT"
 HF_FILES = ("config.json", "preprocessor_config.json", "model.safetensors")
 HF_REQUIRED_FILES = ("config.json", "model.safetensors")
 
-Layout = Literal["official", "hf"]
+Layout = Literal["official", "hf", "bundled"]
 
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.th$")
 
@@ -56,15 +59,15 @@ class WeightsEntry:
 
     @property
     def install_name(self) -> str:
-        """File (official) or folder (hf) name inside the models folder."""
-        return self.file if self.layout == "official" and self.file else self.name
+        """File (official, bundled) or folder (hf) name inside the models folder (bundled: the package's)."""
+        return self.file if self.layout != "hf" and self.file else self.name
 
     @property
     def files(self) -> tuple[str, ...]:
         """Files to download; of an hf folder only HF_REQUIRED_FILES must exist on the server."""
-        if self.layout == "official":
-            return (self.file,) if self.file else ()
-        return HF_FILES
+        if self.layout == "hf":
+            return HF_FILES
+        return (self.file,) if self.file else ()
 
     def url(self, file: str) -> str:
         """Where `file` of this entry downloads from, honouring the mirror environment variables."""
@@ -77,10 +80,18 @@ class WeightsEntry:
     @property
     def source(self) -> str:
         """A human-readable origin: the official file URL or the Hugging Face repository URL."""
+        if self.layout == "bundled":
+            return "bundled with ECDC Studio"
         if self.layout == "official":
             return self.url(self.install_name)
         endpoint = (os.environ.get(HF_ENDPOINT_ENV) or HF_DEFAULT_ENDPOINT).rstrip("/")
         return f"{endpoint}/{self.repo}"
+
+
+def _bundled(name: str, model: str, description: str, file: str, is_lm: bool) -> WeightsEntry:
+    return WeightsEntry(
+        name=name, model=model, description=description, layout="bundled", file=file, is_lm=is_lm
+    )
 
 
 def _official(
@@ -109,6 +120,7 @@ def _hf(name: str, model: str, description: str, repo: str, approx_mb: int) -> W
     )
 
 
+_LM_SMALL = MODELS["ecdc_small_24khz"].lm_checkpoint or ""
 _LM_24 = MODELS["encodec_24khz"].lm_checkpoint or ""
 _LM_48 = MODELS["encodec_48khz"].lm_checkpoint or ""
 
@@ -169,6 +181,20 @@ REGISTRY: dict[str, WeightsEntry] = {
             36,
             True,
         ),
+        _bundled(
+            "ecdc_small_24khz",
+            "ecdc_small_24khz",
+            "ECDC Studio's own small 24 kHz model (bundled, works offline)",
+            "ecdc_small_24khz.safetensors",
+            False,
+        ),
+        _bundled(
+            "ecdc_lm_small_24khz",
+            "ecdc_small_24khz",
+            "Entropy-coding language model for the small model (bundled)",
+            _LM_SMALL,
+            True,
+        ),
     )
 }
 
@@ -186,6 +212,14 @@ def get_entry(name: str) -> WeightsEntry:
         ) from None
 
 
+def lm_entry_for(model: str) -> WeightsEntry:
+    """The entropy-coding LM entry of model `model` (a spec name)."""
+    for entry in REGISTRY.values():
+        if entry.is_lm and entry.model == model:
+            return entry
+    raise UnknownModelError(f"{model} has no entropy-coding language model.")
+
+
 def variants(entry: WeightsEntry) -> list[WeightsEntry]:
     """Entries that can stand in for `entry`: all layouts of the same model when `entry` is a model's main
     entry (its name is the model's name), else just `entry`. `entry` comes first."""
@@ -195,3 +229,8 @@ def variants(entry: WeightsEntry) -> list[WeightsEntry]:
         e for e in REGISTRY.values() if e.model == entry.model and e.is_lm == entry.is_lm and e != entry
     ]
     return [entry, *others]
+
+
+def bundled_dir() -> Path:
+    """Where the bundled checkpoints live: inside the installed `codec` package (frozen apps included)."""
+    return Path(__file__).resolve().parent / "bundled"
