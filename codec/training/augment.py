@@ -53,6 +53,17 @@ def augment(batch: torch.Tensor, generator: torch.Generator, sample_rate: int) -
             out.norm(dim=1, keepdim=True) / (noise.norm(dim=1, keepdim=True) + 1e-8) * 10 ** (-snr_db / 20)
         )
         out = torch.where(noisy[:, None], out + noise * scale, out)
+    # Silence: a span of digital silence (files have gaps; a codec must reproduce them as silence).
+    gaps = chance(0.15)
+    if bool(gaps.any()):
+        start = (uniform(0.0, 0.7) * length).long()
+        span = (uniform(0.1, 0.6) * length).long()
+        position = torch.arange(length)[None]
+        inside = (position >= start[:, None]) & (position < (start + span)[:, None])
+        ramp = sample_rate // 500  # 2 ms, so the cut itself is not a click the codec must learn
+        edge = torch.minimum((position - start[:, None]).abs(), (position - (start + span)[:, None]).abs())
+        fade = torch.where(inside, torch.zeros(()), torch.clamp(edge.float() / ramp, max=1.0))
+        out = torch.where(gaps[:, None], out * fade, out)
     # Level: -16 dB to +8 dB around the corpus loudness, never clipping.
     out = out * 10 ** (uniform(-16, 8)[:, None] / 20)
     peak = out.abs().amax(dim=1, keepdim=True)

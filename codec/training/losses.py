@@ -7,6 +7,8 @@ import torch
 from codec.spectrogram import mel_filterbank
 
 MEL_SCALES = (128, 256, 512, 1024, 2048)  # STFT sizes; hop is a quarter of each
+# Mel power below -80 dB (full scale = 1) counts as silence: a codec's output there is inaudible.
+MEL_FLOOR = 1e-8
 
 
 class ReconstructionLoss(torch.nn.Module):
@@ -25,7 +27,7 @@ class ReconstructionLoss(torch.nn.Module):
         )
         power = spectrum.real**2 + spectrum.imag**2
         mel = torch.einsum("mf,bft->bmt", getattr(self, f"mel_{n_fft}"), power)
-        return torch.log10(mel + 1e-7)
+        return torch.log10(mel + MEL_FLOOR)
 
     def mel_loss(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         """Mean over scales of the L1 distance of log10 mel power (1.0 = 10 dB on average)."""
