@@ -76,6 +76,8 @@ def train_lm(
     architecture: dict | None = None,
     batch_size: int = 16,
     learning_rate: float = 2e-3,
+    warmup_steps: int = 200,
+    frames: int = 150,
     seed: int = 0,
     log: Callable[[str], None] = print,
 ) -> LanguageModel:
@@ -85,7 +87,7 @@ def train_lm(
     lm = LanguageModel.from_spec(spec, **(architecture or SMALL_LM)).train()
     optimizer = torch.optim.AdamW(lm.parameters(), lr=learning_rate, betas=(0.9, 0.98), weight_decay=0.01)
     rungs = [spec.codebooks_for_bandwidth(b) for b in spec.bandwidths]
-    frames = min(lm.transformer.past_context, 150)
+    frames = min(lm.transformer.past_context, frames)
     started = time.monotonic()
     step = 0
     while time.monotonic() - started < seconds:
@@ -97,7 +99,7 @@ def train_lm(
             batch.append(piece[:num_codebooks, start : start + frames].long())
         target = torch.stack(batch)  # [B, K, T]
         inputs = torch.cat([torch.zeros_like(target[..., :1]), target[..., :-1] + 1], dim=-1)
-        warm = min(1.0, (step + 1) / 200)
+        warm = min(1.0, (step + 1) / warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate * warm
         loss = F.cross_entropy(logits(lm, inputs).reshape(-1, lm.card), target.reshape(-1))
