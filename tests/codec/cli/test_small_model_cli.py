@@ -41,3 +41,21 @@ def test_default_model_is_still_metas_and_the_error_names_the_flag(env, wav, mon
 def test_small_model_refuses_bandwidths_it_lacks(env, wav, capsys):  # noqa: F811
     assert main(["--model", "small", "-b", "24", str(wav)]) == 1
     assert "1.5, 3, 6, 12" in capsys.readouterr().err
+
+
+def test_own_checkpoint_with_weights_flag(env, wav, tmp_path, capsys):  # noqa: F811
+    from codec.checkpoints import write_studio_checkpoint
+    from codec.models.encodec import EncodecModel
+
+    mine = tmp_path / "mine.safetensors"
+    write_studio_checkpoint(
+        mine, EncodecModel.random("ecdc_small_24khz", seed=2).state_dict(), {"model": "ecdc_small_24khz"}
+    )
+    out = tmp_path / "mine.ecdc"
+    assert main(["--weights", str(mine), "--model", "small", str(wav), str(out)]) == 0
+    assert read_header(out).model == "ecdc_small_24khz"
+    capsys.readouterr()
+    assert (
+        main(["--weights", str(mine), str(wav), str(tmp_path / "wrong.ecdc")]) == 1
+    )  # default: Meta's 24 kHz
+    assert "holds ecdc_small_24khz, not encodec_24khz" in capsys.readouterr().err
