@@ -4,7 +4,7 @@
 
 The held-out set is what `ecdc train corpus DIR` writes to DIR/eval (codec.training.corpus.HELD_OUT): real
 voices and music tracks never used for training, plus two held-out espeak-ng voices. Speech and music are
-reported separately: SI-SDR (dB, higher is better), log-mel distance (dB, lower is better), STOI (speech,
+reported separately, and espeak-ng speech apart from real voices: SI-SDR (dB, higher is better), log-mel distance (dB, lower is better), STOI (speech,
 0-1), and the measured bitrate of the .ecdc files (with and without LM coding when the LM is bundled).
 """
 
@@ -25,14 +25,14 @@ if str(REPO) not in sys.path:
 
 from codec.baselines import lowpass, opus_available, opus_roundtrip  # noqa: E402
 from codec.metrics import log_mel_distance, si_sdr  # noqa: E402
-from codec.training.evaluate import load_eval_clips, stoi  # noqa: E402
+from codec.training.evaluate import KINDS, load_eval_clips, stoi  # noqa: E402
 
 OPUS_KBPS = (6.0, 12.0)
 
 
 def score(clip, decoded: np.ndarray, rate: int) -> dict[str, float]:
     out = {"si_sdr": si_sdr(clip.audio, decoded), "log_mel": log_mel_distance(clip.audio, decoded, rate)}
-    if clip.kind == "speech":
+    if clip.kind != "music":
         out["stoi"] = stoi(clip.audio, decoded, rate)
     return out
 
@@ -73,16 +73,17 @@ def run(eval_dir: Path, weights: str | None) -> dict:
     for (kind, system), results in rows.items():
         keys = results[0].keys()
         summary.setdefault(kind, {})[system] = {k: float(np.mean([r[k] for r in results])) for k in keys}
-    counts = {kind: sum(1 for c in clips if c.kind == kind) for kind in ("speech", "music")}
+    counts = {kind: sum(1 for c in clips if c.kind == kind) for kind in KINDS}
     return {"clips": counts, "results": summary, "date": time.strftime("%Y-%m-%d")}
 
 
 def markdown(report: dict) -> str:
     lines = []
-    for kind in ("speech", "music"):
+    titles = {"speech": "Real speech", "synthetic": "Synthetic speech (espeak-ng)", "music": "Music"}
+    for kind in KINDS:
         results = report["results"].get(kind, {})
-        stoi_col = kind == "speech"
-        lines.append(f"**{kind.capitalize()}** ({report['clips'][kind]} held-out clips)\n")
+        stoi_col = kind != "music"
+        lines.append(f"**{titles[kind]}** ({report['clips'][kind]} held-out clips)\n")
         header = "| system | kbps (measured) | SI-SDR dB | log-mel dB |" + (" STOI |" if stoi_col else "")
         lines += [header, "|---" * (header.count("|") - 1) + "|"]
         for system, values in results.items():

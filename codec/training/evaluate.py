@@ -11,11 +11,19 @@ import torch
 from codec.metrics import log_mel_distance, si_sdr
 
 
+KINDS = ("speech", "synthetic", "music")  # real voices, espeak-ng voices, music
+
+
 @dataclass(frozen=True)
 class Clip:
     name: str
-    kind: str  # "speech" or "music"
+    kind: str  # one of KINDS
     audio: np.ndarray  # float32 mono at the model rate
+
+
+def clip_kind(folder_kind: str, name: str) -> str:
+    """espeak-ng clips sit with the speech but are reported apart: a speech codec is judged on real voices."""
+    return "synthetic" if folder_kind == "speech" and name.startswith("espeak-") else folder_kind
 
 
 def load_eval_clips(folder: Path, per_kind: int | None = None, seconds: float | None = None) -> list[Clip]:
@@ -23,16 +31,19 @@ def load_eval_clips(folder: Path, per_kind: int | None = None, seconds: float | 
     import soundfile as sf
 
     clips = []
-    for kind in ("speech", "music"):
-        paths = sorted((Path(folder) / kind).glob("*.wav"))
-        if per_kind is not None:
-            paths = paths[:: max(1, len(paths) // per_kind)][:per_kind]
-        for path in paths:
+    for folder_kind in ("speech", "music"):
+        for path in sorted((Path(folder) / folder_kind).glob("*.wav")):
             audio, rate = sf.read(str(path), dtype="float32")
             if seconds is not None:
                 audio = audio[: int(seconds * rate)]
-            clips.append(Clip(path.stem, kind, audio))
-    return clips
+            clips.append(Clip(path.stem, clip_kind(folder_kind, path.stem), audio))
+    if per_kind is None:
+        return clips
+    chosen = []
+    for kind in KINDS:
+        of_kind = [c for c in clips if c.kind == kind]
+        chosen += of_kind[:: max(1, len(of_kind) // per_kind)][:per_kind]
+    return chosen
 
 
 @torch.inference_mode()
@@ -57,7 +68,7 @@ def evaluate_clips(
     spec = model.spec
     rows = []
     for bandwidth in bandwidths or spec.bandwidths:
-        for kind in ("speech", "music"):
+        for kind in KINDS:
             chosen = [c for c in clips if c.kind == kind]
             if not chosen:
                 continue
@@ -66,7 +77,7 @@ def evaluate_clips(
                 decoded = roundtrip(model, clip.audio, bandwidth)
                 scores["si_sdr"].append(si_sdr(clip.audio, decoded))
                 scores["log_mel"].append(log_mel_distance(clip.audio, decoded, spec.sample_rate))
-                if with_stoi and kind == "speech":
+                if with_stoi and kind != "music":
                     scores["stoi"].append(stoi(clip.audio, decoded, spec.sample_rate))
             row = {"kind": kind, "kbps": bandwidth}
             row.update({k: round(float(np.mean(v)), 3) for k, v in scores.items() if v})

@@ -49,7 +49,7 @@ class TrainConfig:
     commitment_weight: float = 0.25
     # Share of crops drawn from each kind of audio (corpus kinds; missing kinds are skipped).
     kind_weights: dict[str, float] = field(
-        default_factory=lambda: {"music": 0.45, "speech": 0.25, "synthetic": 0.2, "sfx": 0.1}
+        default_factory=lambda: {"music": 0.35, "speech": 0.35, "synthetic": 0.2, "sfx": 0.1}
     )
     log_every: int = 50  # steps per learning-curve row
     eval_every: int = 500  # steps
