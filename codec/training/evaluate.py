@@ -10,7 +10,6 @@ import torch
 
 from codec.metrics import log_mel_distance, si_sdr
 
-
 KINDS = ("speech", "synthetic", "music")  # real voices, espeak-ng voices, music
 
 
