@@ -499,6 +499,28 @@ def test_info(env, tmp_path, make_audio, ck, capsys):
     assert code == 1 and "junk.ecdc" in one_error_line(err) and "encodec_24khz" in out
 
 
+def test_info_reads_headers_without_torch(env, tmp_path, make_audio, ck, capsys):
+    # `ecdc info` only parses headers: loading torch would cost it seconds and ~200 MB for nothing.
+    src = make_audio("in.wav", seconds=0.2)
+    assert run(capsys, "--weights", ck, src)[0] == 0
+    code = (
+        "import sys\n"
+        "from codec.cli.main import main\n"
+        "status = main(['info', '--json', sys.argv[1], sys.argv[2]])\n"
+        "print('torch' in sys.modules, status)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "in.ecdc"), str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    *records, last = result.stdout.splitlines()
+    assert last == "False 0"
+    assert [json.loads(line)["kind"] for line in records] == ["ecdc", "audio"]
+
+
 def test_models_command_is_wired(env, capsys):
     pytest.importorskip("codec.cli.models")
     code, out, _ = run(capsys, "models", "--help")
