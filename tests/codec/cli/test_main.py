@@ -92,6 +92,16 @@ def run(capsys, *args) -> tuple[int, str, str]:
 # ------------------------------------------------------------------------------ subprocess: entry point
 
 
+def test_input_that_is_not_audio_is_reported_before_any_weights_download(env, tmp_path):
+    # No weights installed and every mirror unreachable (see `env`): the input's own problem comes first.
+    (tmp_path / "garbage.wav").write_bytes(b"not audio at all" * 64)
+    proc = ecdc(env, tmp_path, "-b", "6", "garbage.wav")
+    line = one_error_line(proc.stderr)
+    assert proc.returncode == 1
+    assert "garbage.wav" in line and "download" not in line and "127.0.0.1" not in line
+    assert listing(tmp_path) == ["garbage.wav"]
+
+
 def test_help_reads_well(env, tmp_path):
     proc = ecdc(env, tmp_path, "--help")
     assert proc.returncode == 0 and proc.stderr == ""
