@@ -31,7 +31,7 @@ import soundfile as sf
 import soxr
 
 from codec.errors import AudioFormatError
-from codec.fileio import StrPath, atomic_write, check_input, check_output
+from codec.fileio import StrPath, atomic_write, check_input, check_output, quiet_writes
 
 CLIP_LIMIT = 0.99
 RESAMPLE_QUALITY = "HQ"
@@ -267,7 +267,9 @@ def write_audio_stream(
                     spool.write(np.ascontiguousarray(block.T).tobytes())
                 gain = np.float32(CLIP_LIMIT / peak) if peak > CLIP_LIMIT else np.float32(1.0)
                 spool.seek(0)
-                with sf.SoundFile(fo, "w", sample_rate, max(channels, 1), subtype, format=fmt) as out:
+                with sf.SoundFile(
+                    quiet_writes(fo), "w", sample_rate, max(channels, 1), subtype, format=fmt
+                ) as out:
                     while chunk := spool.read(SPOOL_CHUNK_BYTES):
                         out.write(np.frombuffer(chunk, dtype=np.float32).reshape(-1, channels) * gain)
             return False
@@ -276,7 +278,9 @@ def write_audio_stream(
             for block in blocks:
                 block = np.asarray(block, dtype=np.float32)
                 if out is None:
-                    out = sf.SoundFile(fo, "w", sample_rate, block.shape[0], subtype, format=fmt)
+                    out = sf.SoundFile(
+                        quiet_writes(fo), "w", sample_rate, block.shape[0], subtype, format=fmt
+                    )
                 limited, block_peak = apply_limit(block)
                 peak = max(peak, block_peak)
                 out.write(limited.T)

@@ -102,6 +102,36 @@ def test_input_that_is_not_audio_is_reported_before_any_weights_download(env, tm
     assert listing(tmp_path) == ["garbage.wav"]
 
 
+def limit_file_size(limit: int):
+    def apply() -> None:  # in the child: writes past `limit` bytes fail with EFBIG, like a full disk
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    return apply
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE semantics")
+@pytest.mark.parametrize("output", ["out.ecdc", "out.wav"])
+def test_a_failed_write_names_the_output(env, tmp_path, make_audio, ck, output):
+    src = make_audio("in.wav", seconds=3.0)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codec", "--weights", ck, "-b", "24", str(src), output],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit_file_size(4000),
+    )
+    line = one_error_line(proc.stderr)
+    assert proc.returncode == 1
+    assert f"Cannot write {output} (File too large); nothing was left behind." in line
+    assert listing(tmp_path) == ["in.wav"]
+
+
 def test_help_reads_well(env, tmp_path):
     proc = ecdc(env, tmp_path, "--help")
     assert proc.returncode == 0 and proc.stderr == ""
