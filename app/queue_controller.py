@@ -63,13 +63,11 @@ def copy_atomically(src: Path, dst: Path) -> Path:
     """Copy `src` to `dst` through a temporary file in the target folder, so no partial `dst` is ever seen."""
     if dst.exists() and os.path.samefile(src, dst):
         return dst
+    from codec.fileio import atomic_write  # noqa: PLC0415 - no torch, but keep start-up lean
+
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.part")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with open(src, "rb") as reader, atomic_write(dst, overwrite=True, inputs=[src]) as writer:
+        shutil.copyfileobj(reader, writer)  # a full disk names dst (OutputWriteError)
     return dst
 
 
