@@ -113,13 +113,11 @@ def download_file(
         digest = file_sha256(part, cancel)
         if not digest.startswith(expected):
             part.unlink(missing_ok=True)
+            shown = min(len(expected), 16)  # enough to tell them apart in one line
             source = "" if sha256 else f" that {urlparse(url).netloc} announced"
             raise WeightsError(
-                f"{label} failed verification (its sha256 starts with {digest[: len(expected)]}, "
-                f"not the {expected[:16]}...{source}), so it was deleted; try again or use another mirror."
-                if len(expected) == 64
-                else f"{label} failed verification (its sha256 starts with {digest[: len(expected)]}, "
-                f"expected {expected}), so it was deleted; try again or use another mirror."
+                f"{label} failed verification (its sha256 starts with {digest[:shown]}, not the "
+                f"{expected[:shown]}{source}), so it was deleted; try again or use another mirror."
             )
     os.replace(part, dest)
     return dest
