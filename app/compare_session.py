@@ -10,10 +10,20 @@ Every slow step runs on the `TaskRunner` (never on the UI thread) and reports ba
 Versions are numbered as the player numbers them: 0 is the original, 1..n the ladder's rungs in order.
 Ladder rungs are kept for the whole application session in `SESSION_CACHE` (keyed by file, model and
 bandwidth), so reopening a file's compare view does not encode again; spectrograms are kept per session.
+
+A file longer than `ON_DISK_SECONDS` is compared in bounded memory: the original is read into a
+memory-mapped spool file, each rung is encoded and decoded block by block into another one
+(`codec.ladder`), and spectrograms read them a block of frames at a time. The files live in a private
+temporary folder; on POSIX they are unlinked as soon as they are mapped, so nothing outlives the app.
+Their disk space (4 bytes per sample and channel: 635 MB per version of an hour of 44.1 kHz stereo) is
+held while `SESSION_CACHE` keeps the rungs, that is until the app quits.
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +44,21 @@ SESSION_CACHE = LadderCache()
 
 #: Rows of a log or mel image (a linear image keeps one row per FFT bin).
 MAPPED_ROWS = 320
+
+#: Versions of files longer than this are kept on disk, memory-mapped (5 rungs of an hour of 44.1 kHz
+#: stereo would take 3 GB of memory; on disk, memory use no longer grows with the length).
+ON_DISK_SECONDS = 300.0
+
+_spool_dir: Path | None = None
+
+
+def spool_dir() -> Path:
+    """The app's private temporary folder for on-disk versions, created on first use, removed at exit."""
+    global _spool_dir
+    if _spool_dir is None:
+        _spool_dir = Path(tempfile.mkdtemp(prefix="encodec-studio-compare-"))
+        atexit.register(shutil.rmtree, _spool_dir, True)
+    return _spool_dir
 
 
 @dataclass(frozen=True)
@@ -104,11 +129,17 @@ class CompareSession(QObject):
 
     def load(self) -> None:
         """Read the source file on a worker; `sourceLoaded` or `sourceFailed` follows."""
-        from codec.audio import read_audio  # noqa: PLC0415 - soundfile only when a window opens
+        from codec.audio import info_audio, read_audio, read_audio_spooled  # noqa: PLC0415 - only when a window opens
 
         path = self.source_path
+
+        def read(progress: Any, cancel: Any) -> tuple[np.ndarray, int]:
+            if info_audio(path).duration_s > ON_DISK_SECONDS:
+                return read_audio_spooled(path, spool_dir())
+            return read_audio(path)
+
         self.tasks.run(
-            lambda progress, cancel: read_audio(path),
+            read,
             on_done=self._loaded,
             on_error=lambda exc: self._emit(self.sourceFailed, str(exc)),
             lane="io",
@@ -127,6 +158,11 @@ class CompareSession(QObject):
     @property
     def duration(self) -> float:
         return self.audio.shape[-1] / self.sample_rate if self.audio is not None else 0.0
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether this file's versions are kept on disk (long files), not in memory."""
+        return self.duration > ON_DISK_SECONDS
 
     @property
     def source_bytes(self) -> int:
@@ -175,11 +211,20 @@ class CompareSession(QObject):
         audio, rate, pool, name, cache = self.audio, self.sample_rate, self.pool, self.model_name, self.cache
         key = source_key(self.source_path)
         wanted = sorted(bandwidths)
+        spool = spool_dir() if self.on_disk else None
 
         def job(progress: Any, cancel: Any) -> list[LadderRung]:
             model = pool.model(name)
             return encode_ladder(
-                model, audio, rate, wanted, cache=cache, source=key, progress=progress, cancel=cancel
+                model,
+                audio,
+                rate,
+                wanted,
+                cache=cache,
+                source=key,
+                spool=spool,
+                progress=progress,
+                cancel=cancel,
             )
 
         self.ladderStarted.emit()
@@ -223,17 +268,14 @@ class CompareSession(QObject):
             return
         self._pending.add(request)
         cached = self._spectrograms.get((version, kind))
-        signal = None
-        if cached is None:
-            signal = self.version_audio(version)
-            if kind == "difference":
-                signal = signal - self.audio
+        signal = self.version_audio(version)
+        minus = self.audio if kind == "difference" else None  # subtracted block by block, not up front
         rate = self.sample_rate
         rungs = self.rungs
 
         def job(progress: Any, cancel: Any) -> tuple[Spectrogram, SpectrogramImage]:
             spectrogram = cached or compute_spectrogram(
-                signal, rate, n_fft=default_n_fft(rate), progress=progress, cancel=cancel
+                signal, rate, n_fft=default_n_fft(rate), minus=minus, progress=progress, cancel=cancel
             )
             return spectrogram, make_image(spectrogram, version, kind, scale)
 

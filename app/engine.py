@@ -168,8 +168,10 @@ class Engine:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> JobResult:
+        from codec.audio import info_audio  # noqa: PLC0415
         from codec.jobs import compress_file  # noqa: PLC0415
 
+        info_audio(src)  # a file that is not audio fails its row, rather than pausing the queue for weights
         check_weights(required_weights(model_name, use_lm), cancel)
         return compress_file(
             src,

@@ -40,15 +40,16 @@ from PySide6.QtWidgets import (
 from app.drop_area import DropArea
 from app.engine import Engine, import_torch_quietly
 from app.estimates import bitrate_kbps, format_bytes, format_duration, format_kbps, format_ratio
-from app.file_collect import collect, local_paths
+from app.file_collect import Collected, collect, local_paths
 from app.models_dialog import ModelsDialog
 from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice, output_path_for
-from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel
+from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel, path_key
 from app.queue_table import QueueTable
 from app.settings import AppSettings
 from app.settings_strip import LM_HINT, SettingsStrip
 from app.tasks import TaskRunner
 from app.weights_dialog import WeightsDialog
+from codec.progress import CancelToken
 from codec.specs import MODELS
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,12 @@ OPEN_FILTER = "Audio and ECDC files (*.wav *.flac *.ogg *.mp3 *.ecdc);;All files
 COMPARE_MODULE = "app.compare_window"
 PLAYER_MODULE = "app.player"
 WARM_UP_DELAY_MS = 1500
+#: Up to this many files (no folders) are added on the spot; more are collected on a worker.
+ADD_AT_ONCE = 64
+#: Rows added per event-loop turn when a big drop is added (a few ms of UI-thread work each).
+ADD_CHUNK = 100
+#: Coalescing delay of the window's refresh (estimates, button states, summary).
+REFRESH_MS = 60
 
 
 def module_available(name: str) -> bool:
@@ -245,7 +252,7 @@ class MainWindow(QMainWindow):
         # Repaint-driven refreshes (estimates, button states) are coalesced: progress arrives 25 times a second.
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(60)
+        self._refresh_timer.setInterval(REFRESH_MS)
         self._refresh_timer.timeout.connect(self._refresh)
         for signal in (
             self.queue_model.dataChanged,
@@ -264,18 +271,53 @@ class MainWindow(QMainWindow):
 
     # --- adding files -------------------------------------------------------------------------------------
     def add_paths(self, paths: Iterable[Path | str]) -> list[int]:
-        """Queue audio and `.ecdc` files, folders searched recursively; says in the status bar what happened."""
-        collected = collect(paths)
-        added = self.queue.add_files(collected.files, self.strip.compress_settings())
-        duplicates = len(collected.files) - len(added)
-        parts = [f"Added {len(added)} file{'s' if len(added) != 1 else ''}"]
-        if duplicates:
-            parts.append(f"{duplicates} already in the queue")
-        if collected.ignored:
-            names = ", ".join(p.name for p in collected.ignored[:3])
-            parts.append(f"ignored {len(collected.ignored)} that are not audio or .ecdc ({names})")
+        """Queue audio and `.ecdc` files, folders searched recursively; says in the status bar what happened.
+
+        A few files are added at once (their ids are returned). Folders and long lists are searched on a
+        worker and added a chunk per event-loop turn, so a drop of thousands of files never freezes the
+        window; the rows appear as they are added and [] is returned.
+        """
+        paths = [Path(p) for p in paths]
+        settings = self.strip.compress_settings()
+        if len(paths) <= ADD_AT_ONCE and not any(p.is_dir() for p in paths):
+            collected = collect(paths)
+            added = self.queue.add_files(collected.files, settings)
+            self._report_added(len(added), len(collected.files), collected.ignored)
+            return added
+
+        def search(progress: object, cancel: CancelToken) -> tuple[Collected, list[str]]:
+            collected = collect(paths)
+            cancel.raise_if_cancelled()
+            return collected, [path_key(p) for p in collected.files]
+
+        self.statusBar().showMessage("Looking for audio files…")
+        self.runner.run(
+            search,
+            on_done=lambda found: self._add_in_chunks(*found, settings, 0, 0),
+            on_error=lambda exc: self.statusBar().showMessage(f"Could not add the files: {exc}", 8000),
+            lane="io",
+        )
+        return []
+
+    def _add_in_chunks(
+        self, collected: Collected, keys: list[str], settings: CompressSettings, start: int, added: int
+    ) -> None:
+        end = start + ADD_CHUNK
+        added += len(self.queue.add_files(collected.files[start:end], settings, keys[start:end]))
+        if end < len(collected.files):
+            self.statusBar().showMessage(f"Adding files… {end} of {len(collected.files)}")
+            QTimer.singleShot(0, lambda: self._add_in_chunks(collected, keys, settings, end, added))
+        else:
+            self._report_added(added, len(collected.files), collected.ignored)
+
+    def _report_added(self, added: int, found: int, ignored: list[Path]) -> None:
+        parts = [f"Added {added} file{'s' if added != 1 else ''}"]
+        if found > added:
+            parts.append(f"{found - added} already in the queue")
+        if ignored:
+            names = ", ".join(p.name for p in ignored[:3])
+            parts.append(f"ignored {len(ignored)} that are not audio or .ecdc ({names})")
         self.statusBar().showMessage("; ".join(parts) + ".", 8000)
-        return added
 
     def open_files_dialog(self) -> None:
         start = str(self.settings.last_open_dir or Path.home())
@@ -358,27 +400,31 @@ class MainWindow(QMainWindow):
     def _refresh(self) -> None:
         self.strip.set_estimate(self.estimate_text())
         items = self.queue_model.items()
-        compressible = self.queue.compressible_ids()
+        compressible = set(self.queue.compressible_ids())
         self.compress_button.setEnabled(bool(compressible) and not self.queue.paused)
         self.compress_action.setEnabled(self.compress_button.isEnabled())
-        active = [i for i in items if i.state in (ItemState.QUEUED, ItemState.RUNNING) or i.activity]
-        self.cancel_all_button.setEnabled(bool(active))
-        self.cancel_all_action.setEnabled(bool(active))
-        finished = [i for i in items if i.is_finished]
-        self.clear_button.setEnabled(bool(finished))
-        self.clear_action.setEnabled(bool(finished))
-        self._update_item_actions()
+        active = any(i.state in (ItemState.QUEUED, ItemState.RUNNING) or i.activity for i in items)
+        self.cancel_all_button.setEnabled(active)
+        self.cancel_all_action.setEnabled(active)
+        finished = any(i.is_finished for i in items)
+        self.clear_button.setEnabled(finished)
+        self.clear_action.setEnabled(finished)
+        self._update_item_actions(compressible)
+        # A refresh walks the whole queue: with thousands of rows, do it less often.
+        self._refresh_timer.setInterval(REFRESH_MS if len(items) < 500 else 4 * REFRESH_MS)
         self.summary_label.setText(self.summary_text())
 
-    def _update_item_actions(self) -> None:
+    def _update_item_actions(self, compressible: set[int] | None = None) -> None:
         selected = self.selected_items()
+        if compressible is None:
+            compressible = set(self.queue.compressible_ids())
         item = selected[0] if selected else None
         has_ecdc = item is not None and item.ecdc_path is not None and item.activity is None
         cancellable = any(i.state in (ItemState.QUEUED, ItemState.RUNNING) or i.activity for i in selected)
         self.cancel_button.setEnabled(cancellable)
         self.cancel_action.setEnabled(cancellable)
         self.compress_selected_action.setEnabled(
-            any(i.kind is ItemKind.AUDIO and i.id in self.queue.compressible_ids() for i in selected)
+            any(i.kind is ItemKind.AUDIO and i.id in compressible for i in selected)
         )
         self.play_action.setEnabled(has_ecdc or (self.player is not None and self.player.playing))
         self.play_action.setText("&Stop" if self.player is not None and self.player.playing else "&Play")
@@ -415,7 +461,8 @@ class MainWindow(QMainWindow):
             duration = sum(item.duration_s or 0.0 for item in targets)
             estimate = sum(item.estimated_bytes or 0 for item in targets)
             original = sum(item.size_bytes or 0 for item in targets)
-            which = "selected" if any(i in targets for i in self.selected_items()) else "waiting"
+            target_ids = {item.id for item in targets}
+            which = "selected" if any(i.id in target_ids for i in self.selected_items()) else "waiting"
             noun = "file" if len(targets) == 1 else "files"
             text = f"{len(targets)} {which} {noun}, {format_duration(duration)} → ≈{format_bytes(estimate)}"
             if original and estimate:

@@ -39,6 +39,11 @@ def status_text(status: ModelStatus) -> str:
     return "Not installed"
 
 
+def check_text(status: ModelStatus) -> str:
+    """How a download of this entry is verified, as `ecdc models list` says it."""
+    return status.check if status.pinned else f"{status.check}, from the moving main branch"
+
+
 class ModelsDialog(QDialog):
     """Lists `codec.weights.list_models()`; every change refreshes the list."""
 
@@ -121,7 +126,7 @@ class ModelsDialog(QDialog):
             )
             for column, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
-                cell.setToolTip(text)
+                cell.setToolTip(text if column != 4 else f"{text}\nDownload check: {check_text(status)}")
                 if column == 3:
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if column == 4 and status.path is None:

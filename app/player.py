@@ -21,6 +21,7 @@ instant and never waits on the host draining a stream.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,34 @@ CROSSFADE_S = 0.005
 MAX_CROSSFADE_S = 0.010
 #: Most voices mixed at once; older fading voices are dropped beyond this (only with frantic switching).
 MAX_VOICES = 4
+
+log = logging.getLogger(__name__)
+
+
+# sounddevice has no public call that re-reads the device list: PortAudio fixes it at Pa_Initialize.
+# Its maintainer's advice is to restart PortAudio through these two private functions
+# (spatialaudio/python-sounddevice#125, #47; PortAudio's hot-plug work is PortAudio/portaudio#11).
+# tests/app/test_player.py fails if a sounddevice release renames them.
+PORTAUDIO_RESTART = ("_terminate", "_initialize")
+
+
+def restart_portaudio(sd: ModuleType) -> bool:
+    """Restart PortAudio so that devices plugged in (or servers started) since it loaded are listed;
+    closes every open stream. False when `sd` lacks the private functions (a fake, or a renamed API)."""
+    terminate, initialize = (getattr(sd, name, None) for name in PORTAUDIO_RESTART)
+    if terminate is None or initialize is None:
+        log.warning(
+            "sounddevice %s cannot restart PortAudio; the device list stays as it was",
+            getattr(sd, "__version__", "?"),
+        )
+        return False
+    try:
+        terminate()
+        initialize()
+    except Exception as exc:  # noqa: BLE001 - PortAudio errors: keep the devices it still lists
+        log.warning("restarting PortAudio failed: %s", exc)
+        return False
+    return True
 
 
 @dataclass
@@ -401,11 +430,7 @@ class Player(QObject):
         if self._sd is None:
             return []
         self._close_stream()
-        try:
-            self._sd._terminate()  # documented workaround: re-initialise to see new devices
-            self._sd._initialize()
-        except Exception:  # noqa: BLE001, S110 - a fake or odd backend: list what it has
-            pass
+        restart_portaudio(self._sd)
         was = self.available
         self._devices, self._reason = list_output_devices(self._sd)
         if was != self.available or not self.available:

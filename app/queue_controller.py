@@ -36,6 +36,9 @@ class OverwriteChoice(enum.Enum):
 
 AskOverwrite = Callable[[Path], OverwriteChoice]
 
+#: Files probed by one worker task.
+PROBE_BATCH = 32
+
 
 @dataclass
 class CompressSettings:
@@ -63,13 +66,11 @@ def copy_atomically(src: Path, dst: Path) -> Path:
     """Copy `src` to `dst` through a temporary file in the target folder, so no partial `dst` is ever seen."""
     if dst.exists() and os.path.samefile(src, dst):
         return dst
+    from codec.fileio import atomic_write  # noqa: PLC0415 - no torch, but keep start-up lean
+
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.part")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with open(src, "rb") as reader, atomic_write(dst, overwrite=True, inputs=[src]) as writer:
+        shutil.copyfileobj(reader, writer)  # a full disk names dst (OutputWriteError)
     return dst
 
 
@@ -107,28 +108,55 @@ class CompressionQueue(QObject):
         self._paused = False
 
     # --- adding files -------------------------------------------------------------------------------------
-    def add_files(self, paths: Iterable[Path], settings: CompressSettings) -> list[int]:
-        """Add audio and `.ecdc` files not already in the queue; each is probed in the background."""
-        added: list[int] = []
-        for path in paths:
-            kind = kind_for_path(path)
-            if kind is None or self.model.contains(path):
-                continue
-            item = self.model.add(path, kind, settings.model_name, settings.bandwidth, settings.use_lm)
-            if kind is ItemKind.ECDC:
+    def add_files(
+        self, paths: Iterable[Path], settings: CompressSettings, keys: list[str] | None = None
+    ) -> list[int]:
+        """Add audio and `.ecdc` files not already in the queue; they are probed in the background.
+        `keys`: the paths' `queue_model.path_key`s, when already computed off the UI thread."""
+        paths = list(paths)
+        kinds = [kind_for_path(path) for path in paths]
+        entries = [(path, kind) for path, kind in zip(paths, kinds) if kind is not None]
+        if keys is not None:
+            keys = [key for key, kind in zip(keys, kinds) if kind is not None]
+        items = self.model.add_many(entries, settings.model_name, settings.bandwidth, settings.use_lm, keys)
+        for item in items:
+            if item.kind is ItemKind.ECDC:
                 self.model.update(item.id, model_name="", bandwidth=0.0, use_lm=False)
-            added.append(item.id)
-            self._probe(item)
-        return added
+        for start in range(0, len(items), PROBE_BATCH):
+            self._probe(items[start : start + PROBE_BATCH])
+        return [item.id for item in items]
 
-    def _probe(self, item: QueueItem) -> None:
-        path, item_id, engine = item.path, item.id, self.engine
-        self._probes[item_id] = self.runner.run(
-            lambda progress, cancel: engine.probe(path),
-            on_done=lambda info: self._probe_done(item_id, info),
-            on_error=lambda exc: self._probe_failed(item_id, exc),
-            lane="io",
-        )
+    def _probe(self, items: list[QueueItem]) -> None:
+        """Probe several files in one worker task: a task per file would cost the UI thread more than
+        the probing itself when thousands are dropped at once."""
+        jobs = [(item.id, item.path) for item in items]
+        engine = self.engine
+
+        def probe_all(progress: Callable[[int, int], None], cancel: Any) -> list[tuple[int, Any, Any]]:
+            results: list[tuple[int, Any, Any]] = []
+            for item_id, path in jobs:
+                cancel.raise_if_cancelled()
+                try:
+                    results.append((item_id, engine.probe(path), None))
+                except Exception as exc:  # noqa: BLE001 - reported on the item's row
+                    results.append((item_id, None, exc))
+            return results
+
+        def done(results: list[tuple[int, Any, Any]]) -> None:
+            for item_id, info, exc in results:
+                if exc is None:
+                    self._probe_done(item_id, info)
+                else:
+                    self._probe_failed(item_id, exc)
+
+        def failed(exc: BaseException) -> None:
+            for item_id, _ in jobs:
+                self._probe_failed(item_id, exc)
+
+        handle = self.runner.run(probe_all, on_done=done, on_error=failed, lane="probe")
+        if not handle.finished:  # a synchronous runner has already settled them
+            for item_id, _ in jobs:
+                self._probes[item_id] = handle
 
     def _probe_done(self, item_id: int, info: Any) -> None:
         self._probes.pop(item_id, None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,8 +138,7 @@ class QueueItem:
     def estimated_bytes(self) -> int | None:
         if self.duration_s is None or not self.spec_known:
             return None
-        spec = MODELS[self.model_name]
-        return estimate_ecdc_bytes(spec, self.bandwidth, self.duration_s, self.use_lm)
+        return _estimate(self.model_name, self.bandwidth, self.duration_s, self.use_lm)
 
     @property
     def ratio(self) -> float | None:
@@ -206,6 +206,9 @@ class QueueModel(QAbstractTableModel):
         super().__init__(parent)
         self._items: list[QueueItem] = []
         self._ids = itertools.count(1)
+        # Indexes, so that a drop of thousands of files costs linear time, not quadratic.
+        self._rows: dict[int, int] = {}  # item id -> row
+        self._keys: dict[str, int] = {}  # resolved path -> item id
 
     # --- Qt model interface -------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
@@ -283,38 +286,60 @@ class QueueModel(QAbstractTableModel):
         return list(self._items)
 
     def item(self, item_id: int) -> QueueItem | None:
-        for item in self._items:
-            if item.id == item_id:
-                return item
-        return None
+        row = self._rows.get(item_id)
+        return None if row is None else self._items[row]
 
     def item_at(self, row: int) -> QueueItem:
         return self._items[row]
 
     def row_of(self, item_id: int) -> int:
-        for row, item in enumerate(self._items):
-            if item.id == item_id:
-                return row
-        return -1
+        return self._rows.get(item_id, -1)
 
     def contains(self, path: Path) -> bool:
-        key = _path_key(path)
-        return any(_path_key(item.path) == key for item in self._items)
+        return path_key(path) in self._keys
 
     def add(self, path: Path, kind: ItemKind, model_name: str, bandwidth: float, use_lm: bool) -> QueueItem:
-        item = QueueItem(
-            id=next(self._ids),
-            path=Path(path),
-            kind=kind,
-            model_name=model_name,
-            bandwidth=bandwidth,
-            use_lm=use_lm,
-        )
-        row = len(self._items)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._items.append(item)
+        return self.add_many([(path, kind)], model_name, bandwidth, use_lm)[0]
+
+    def add_many(
+        self,
+        entries: list[tuple[Path, ItemKind]],
+        model_name: str,
+        bandwidth: float,
+        use_lm: bool,
+        keys: list[str] | None = None,
+    ) -> list[QueueItem]:
+        """Append rows for `entries` not already in the queue (or twice in `entries`), in one insertion.
+        `keys` are the entries' `path_key`s when a worker computed them already (they cost a few syscalls)."""
+        items: list[QueueItem] = []
+        new_keys: list[str] = []
+        batch: set[str] = set()
+        for index, (path, kind) in enumerate(entries):
+            key = keys[index] if keys is not None else path_key(path)
+            if key in self._keys or key in batch:
+                continue
+            batch.add(key)
+            new_keys.append(key)
+            items.append(
+                QueueItem(
+                    id=next(self._ids),
+                    path=Path(path),
+                    kind=kind,
+                    model_name=model_name,
+                    bandwidth=bandwidth,
+                    use_lm=use_lm,
+                )
+            )
+        if not items:
+            return []
+        first = len(self._items)
+        self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)
+        for offset, (item, key) in enumerate(zip(items, new_keys)):
+            self._items.append(item)
+            self._rows[item.id] = first + offset
+            self._keys[key] = item.id
         self.endInsertRows()
-        return item
+        return items
 
     def update(self, item_id: int, **changes: Any) -> QueueItem | None:
         """Set fields of one item and repaint its row; unknown ids (removed rows) are ignored."""
@@ -326,7 +351,8 @@ class QueueModel(QAbstractTableModel):
             if not hasattr(item, name) or name == "id":
                 raise AttributeError(f"QueueItem has no settable field {name!r}")
             setattr(item, name, value)
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+        # createIndex: index() goes through rowCount()/columnCount() in Python, ~50 us a call.
+        self.dataChanged.emit(self.createIndex(row, 0), self.createIndex(row, len(Column) - 1))
         return item
 
     def remove(self, item_ids: set[int] | list[int]) -> int:
@@ -338,6 +364,8 @@ class QueueModel(QAbstractTableModel):
             if item.id in wanted and not item.is_busy:
                 self.beginRemoveRows(QModelIndex(), row, row)
                 del self._items[row]
+                self._rows = {kept.id: i for i, kept in enumerate(self._items)}
+                self._keys = {k: i for k, i in self._keys.items() if i != item.id}
                 self.endRemoveRows()
                 removed += 1
         return removed
@@ -348,7 +376,14 @@ class QueueModel(QAbstractTableModel):
         return None if item is None else dataclasses.replace(item)
 
 
-def _path_key(path: Path) -> str:
+@functools.lru_cache(maxsize=16_384)
+def _estimate(model_name: str, bandwidth: float, duration_s: float, use_lm: bool) -> int:
+    # Cached: the window sums the estimates of every queued row several times a second.
+    return estimate_ecdc_bytes(MODELS[model_name], bandwidth, duration_s, use_lm)
+
+
+def path_key(path: Path) -> str:
+    """What makes two paths the same queue entry (symlinks and `..` resolved)."""
     try:
         return str(Path(path).resolve())
     except OSError:

@@ -45,7 +45,7 @@ ProgressHandler = Callable[[int, int], None]
 DoneHandler = Callable[[Any], None]
 ErrorHandler = Callable[[BaseException], None]
 
-LANES = ("model", "io")
+LANES = ("model", "io", "probe")
 _PROGRESS_INTERVAL_S = 0.04
 
 
@@ -158,7 +158,9 @@ class TaskRunner(QObject):
         self._active: dict[_Relay, tuple[TaskHandle, _Emitter]] = {}
         self._pools: dict[str, QThreadPool] = {}
         if not synchronous:
-            for lane, threads in (("model", 1), ("io", io_threads)):
+            # "probe": header reads of queued files, one thread: they are quick, and several threads
+            # would only contend with the UI thread for the GIL when thousands of files are dropped.
+            for lane, threads in (("model", 1), ("io", io_threads), ("probe", 1)):
                 pool = QThreadPool(self)
                 pool.setMaxThreadCount(threads)
                 # Keep the model thread alive between jobs: torch's per-thread state is set up once.

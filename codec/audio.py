@@ -20,7 +20,9 @@ Files are written atomically (`codec.fileio.atomic_write`).
 
 from __future__ import annotations
 
+import os
 import tempfile
+import uuid
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ import soundfile as sf
 import soxr
 
 from codec.errors import AudioFormatError
-from codec.fileio import StrPath, atomic_write, check_input, check_output
+from codec.fileio import StrPath, atomic_write, check_input, check_output, quiet_writes
 
 CLIP_LIMIT = 0.99
 RESAMPLE_QUALITY = "HQ"
@@ -98,6 +100,54 @@ def read_audio(path: StrPath) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(data.T), rate
 
 
+def spooled_array(folder: StrPath, channels: int, frames: int) -> tuple[np.ndarray, Path]:
+    """A zeroed, writable float32 `[channels, frames]` array in a new file in `folder` (memory-mapped, so it
+    costs disk, not memory), and that file. Reopen it with `mapped_copy` once written."""
+    path = Path(folder) / f"audio-{uuid.uuid4().hex}.npy"
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(channels, frames))
+    return array, path
+
+
+def mapped_copy(path: Path) -> np.ndarray:
+    """The finished spool file `path`, mapped read-only. On POSIX the file is unlinked at once: the mapping
+    keeps its pages, and the disk space comes back when the array is garbage-collected, even after a crash."""
+    array = np.load(path, mmap_mode="r")
+    if os.name == "posix":
+        path.unlink(missing_ok=True)
+    return array
+
+
+def read_audio_spooled(path: StrPath, folder: StrPath) -> tuple[np.ndarray, int]:
+    """`read_audio`, into a memory-mapped spool file in `folder` (see `spooled_array`): a long file costs
+    disk space instead of memory."""
+    p = Path(path)
+    with _open(p) as f:
+        frames, channels, rate = f.frames, f.channels, f.samplerate
+        out, spool = spooled_array(folder, channels, frames)
+        try:
+            done = 0
+            while done < frames:
+                try:
+                    data = f.read(min(1 << 20, frames - done), dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    raise _unreadable(p, exc) from None
+                if data.shape[0] == 0:
+                    break
+                out[:, done : done + data.shape[0]] = data.T
+                done += data.shape[0]
+            out.flush()
+        except BaseException:
+            del out
+            spool.unlink(missing_ok=True)
+            raise
+    if done == 0:
+        spool.unlink(missing_ok=True)
+        raise AudioFormatError(f"{p} contains no audio.")
+    del out
+    array = mapped_copy(spool)
+    return (array if done == frames else array[:, :done]), rate
+
+
 def convert_channels(audio: np.ndarray, target_channels: int) -> np.ndarray:
     """Mono: mean of the channels. Stereo: mono duplicated, or the first two channels kept."""
     audio = np.asarray(audio, dtype=np.float32)
@@ -143,35 +193,58 @@ def iter_audio_blocks(
         raise ValueError("block_frames must be at least 1")
     p = Path(path)
     with _open(p) as f:
-        rate = f.samplerate
-        stream = None
-        if rate != target_sr:
-            stream = soxr.ResampleStream(
-                rate, target_sr, target_channels, dtype="float32", quality=RESAMPLE_QUALITY
-            )
-        read_frames = max(1, block_frames * rate // target_sr)
-        pending: list[np.ndarray] = []  # [channels, n] pieces not yet emitted
-        pending_frames = 0
-        done = False
-        while not done:
-            try:
-                data = f.read(read_frames, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise _unreadable(p, exc) from None
-            done = data.shape[0] == 0
-            piece = convert_channels(data.T, target_channels)
-            if stream is not None:
-                out = stream.resample_chunk(np.ascontiguousarray(piece.T), last=done)
-                piece = out.reshape(out.shape[0], target_channels).T
-            if piece.shape[1]:
-                pending.append(piece)
-                pending_frames += piece.shape[1]
-            while pending_frames >= block_frames or (done and pending_frames):
-                joined = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
-                block, rest = joined[:, :block_frames], joined[:, block_frames:]
-                yield np.ascontiguousarray(block, dtype=np.float32)
-                pending = [rest] if rest.shape[1] else []
-                pending_frames = rest.shape[1]
+        read_frames = max(1, block_frames * f.samplerate // target_sr)
+
+        def pieces() -> Iterator[np.ndarray]:
+            while True:
+                try:
+                    data = f.read(read_frames, dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    raise _unreadable(p, exc) from None
+                if data.shape[0] == 0:
+                    return
+                yield data.T
+
+        yield from convert_stream(pieces(), f.samplerate, target_sr, target_channels, block_frames)
+
+
+def convert_stream(
+    pieces: Iterable[np.ndarray], sample_rate: int, target_sr: int, target_channels: int, block_frames: int
+) -> Iterator[np.ndarray]:
+    """`convert_audio` for audio arriving as `[C, n]` pieces: float32 `[target_channels, block_frames]`
+    blocks (the last one shorter, never empty) through a streaming soxr resampler, in memory bounded by
+    the block and piece sizes. The concatenated blocks equal `convert_audio` of the concatenated pieces."""
+    if block_frames < 1:
+        raise ValueError("block_frames must be at least 1")
+    stream = None
+    if sample_rate != target_sr:
+        stream = soxr.ResampleStream(
+            sample_rate, target_sr, target_channels, dtype="float32", quality=RESAMPLE_QUALITY
+        )
+    pending: list[np.ndarray] = []  # [channels, n] pieces not yet emitted
+    pending_frames = 0
+    source = iter(pieces)
+    done = False
+    while not done:
+        data = next(source, None)
+        done = data is None
+        piece = (
+            np.zeros((target_channels, 0), np.float32)
+            if data is None
+            else convert_channels(np.asarray(data, dtype=np.float32), target_channels)
+        )
+        if stream is not None:
+            out = stream.resample_chunk(np.ascontiguousarray(piece.T), last=done)
+            piece = out.reshape(out.shape[0], target_channels).T
+        if piece.shape[1]:
+            pending.append(piece)
+            pending_frames += piece.shape[1]
+        while pending_frames >= block_frames or (done and pending_frames):
+            joined = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
+            block, rest = joined[:, :block_frames], joined[:, block_frames:]
+            yield np.ascontiguousarray(block, dtype=np.float32)
+            pending = [rest] if rest.shape[1] else []
+            pending_frames = rest.shape[1]
 
 
 def apply_limit(audio: np.ndarray, rescale: bool = False) -> tuple[np.ndarray, float]:
@@ -267,7 +340,9 @@ def write_audio_stream(
                     spool.write(np.ascontiguousarray(block.T).tobytes())
                 gain = np.float32(CLIP_LIMIT / peak) if peak > CLIP_LIMIT else np.float32(1.0)
                 spool.seek(0)
-                with sf.SoundFile(fo, "w", sample_rate, max(channels, 1), subtype, format=fmt) as out:
+                with sf.SoundFile(
+                    quiet_writes(fo), "w", sample_rate, max(channels, 1), subtype, format=fmt
+                ) as out:
                     while chunk := spool.read(SPOOL_CHUNK_BYTES):
                         out.write(np.frombuffer(chunk, dtype=np.float32).reshape(-1, channels) * gain)
             return False
@@ -276,7 +351,9 @@ def write_audio_stream(
             for block in blocks:
                 block = np.asarray(block, dtype=np.float32)
                 if out is None:
-                    out = sf.SoundFile(fo, "w", sample_rate, block.shape[0], subtype, format=fmt)
+                    out = sf.SoundFile(
+                        quiet_writes(fo), "w", sample_rate, block.shape[0], subtype, format=fmt
+                    )
                 limited, block_peak = apply_limit(block)
                 peak = max(peak, block_peak)
                 out.write(limited.T)

@@ -9,6 +9,7 @@ failed or cancelled job leaves the folder exactly as it found it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -27,6 +28,10 @@ class PathError(CodecError):
 
 class OutputExistsError(PathError):
     """The output file already exists and overwriting was not allowed."""
+
+
+class OutputWriteError(PathError):
+    """Writing an output failed (full disk, quota, read-only or failing drive); nothing was left behind."""
 
 
 def same_path(a: StrPath, b: StrPath) -> bool:
@@ -114,6 +119,60 @@ def _commit(temp: Path, dst: Path, overwrite: bool) -> None:
         os.unlink(temp)
 
 
+class _WriteRecorder:
+    """A file object that remembers the first error a write raised.
+
+    soundfile writes through a cffi callback that swallows the callback's exception and then fails with
+    an unrelated AssertionError; the recorded error is what lets `atomic_write` say what really happened.
+    """
+
+    def __init__(self, fo: BinaryIO) -> None:
+        self._fo = fo
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._fo.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._fo, name)
+
+
+class _QuietWrites:
+    """Reports a failed write as 0 bytes written instead of raising (the error stays recorded)."""
+
+    def __init__(self, fo: BinaryIO) -> None:
+        self._fo = fo
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._fo.write(data)
+        except OSError:
+            return 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._fo, name)
+
+
+def quiet_writes(fo: BinaryIO) -> BinaryIO:
+    """`fo` (from `atomic_write`) for soundfile: its cffi callback prints a raised exception as "Exception
+    ignored" and then fails on its own, whereas a short write fails cleanly; `atomic_write` still
+    reports the recorded error."""
+    return _QuietWrites(fo)  # type: ignore[return-value]
+
+
+def _write_failed(dst: Path, exc: OSError) -> OutputWriteError:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = " Free some space or choose another folder." if exc.errno in _SPACE_ERRNOS else ""
+    return OutputWriteError(f"Cannot write {dst} ({reason}); nothing was left behind.{hint}")
+
+
+_SPACE_ERRNOS = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name)}
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: StrPath, overwrite: bool = False, *, inputs: Iterable[StrPath] = ()
@@ -123,18 +182,37 @@ def atomic_write(
     The checks of `check_output` run first (missing folder, output is an input, output exists). The
     file object is readable, writable and seekable (soundfile needs that). On success it is flushed,
     fsync'ed and renamed onto `path`; on any exception, `KeyboardInterrupt` included, the temporary
-    file is removed and the exception propagates.
+    file is removed and the exception propagates. A failed write to the file (a full disk, say) comes
+    out as `OutputWriteError` naming `path`, whatever the code writing it raised in turn.
     """
     inputs = list(inputs)
     dst = check_output(path, inputs=inputs, overwrite=overwrite)
     temp, fd = _temp_file(dst.parent, dst.name)
     committed = False
     try:
-        with os.fdopen(fd, "w+b") as fo:
+        raw = os.fdopen(fd, "w+b")
+        fo = _WriteRecorder(raw)
+        try:
             yield fo  # type: ignore[misc]
-            fo.flush()
-            os.fsync(fo.fileno())
-        _commit(temp, dst, overwrite)
+            raw.flush()
+            os.fsync(raw.fileno())
+        except Exception as exc:
+            space = isinstance(exc, OSError) and exc.errno in _SPACE_ERRNOS
+            failure = fo.error or (exc if space else None)
+            if failure is not None and not isinstance(exc, CodecError):
+                raise _write_failed(dst, failure) from exc
+            raise
+        finally:
+            with contextlib.suppress(OSError):  # already flushed; on the error path nothing is kept
+                raw.close()
+        if fo.error is not None:  # a write failed but whoever wrote carried on
+            raise _write_failed(dst, fo.error)
+        try:
+            _commit(temp, dst, overwrite)
+        except OutputExistsError:
+            raise
+        except OSError as exc:
+            raise _write_failed(dst, exc) from exc
         committed = True
     finally:
         if not committed:

@@ -10,6 +10,11 @@ playback), and the objective metrics against the original (`codec.metrics`).
 
 `LadderCache` keeps rungs for a session, keyed by source file, model and bandwidth, so asking again for a
 rung already made costs nothing.
+
+With a `spool` folder, a rung is made in bounded memory: the source (an array, possibly memory-mapped) is
+converted, encoded and decoded block by block through the models' streaming paths, and the decoded audio
+goes to a memory-mapped file in that folder (`codec.audio.spooled_array`) instead of memory. The compare
+view does this for long files, where five rungs in memory would take gigabytes.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codec.audio import convert_audio
+from codec.audio import convert_audio, convert_stream, mapped_copy, spooled_array
 from codec.metrics import log_mel_distance, si_sdr
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 from codec.specs import format_bandwidth
@@ -33,6 +38,8 @@ if TYPE_CHECKING:
 
 #: Share of one rung's progress spent encoding, decoding, then scoring.
 _ENCODE, _DECODE = 0.45, 0.45
+#: Seconds of audio per block on the spooled (long-file) path.
+SPOOL_BLOCK_SECONDS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,20 +101,27 @@ def encode_rung(
     lm: Any = None,
     prepared: np.ndarray | None = None,
     size_of: Callable[[EncodedAudio], int] | None = None,
+    spool: Path | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> LadderRung:
     """Encode `audio` [C, T] at `sample_rate` with `model` at `bandwidth`, decode, align and score it.
 
     `prepared` is `model_input(model, audio, sample_rate)` when the caller already has it. `size_of` gives
-    the `.ecdc` size of the codes (default: `ecdc_size` with `lm`). Progress is in thousandths.
+    the `.ecdc` size of the codes (default: `ecdc_size` with `lm`). With `spool` (a folder), the rung is
+    made block by block and its audio is memory-mapped from a file there (see the module docstring).
+    Progress is in thousandths.
     """
     import torch  # noqa: PLC0415 - keep `import codec.ladder` free of torch
 
-    audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 2 or audio.shape[-1] == 0:
         raise ValueError("audio must be a non-empty [C, T] array.")
     model.spec.check_bandwidth(bandwidth)
+    if spool is not None:
+        return _encode_rung_spooled(
+            model, audio, sample_rate, bandwidth, lm, size_of, spool, progress, cancel
+        )
+    audio = np.asarray(audio, dtype=np.float32)
     if prepared is None:
         prepared = model_input(model, audio, sample_rate)
     check_cancel(cancel)
@@ -123,6 +137,66 @@ def encode_rung(
     )
     rung = LadderRung(
         model=model.spec.name,
+        bandwidth=bandwidth,
+        num_codebooks=encoded.num_codebooks,
+        ecdc_bytes=size,
+        sample_rate=sample_rate,
+        audio=aligned,
+        si_sdr=si_sdr(audio, aligned),
+        log_mel_distance=log_mel_distance(audio, aligned, sample_rate),
+    )
+    report(progress, 1000, 1000)
+    return rung
+
+
+def _encode_rung_spooled(
+    model: EncodecModel,
+    audio: np.ndarray,
+    sample_rate: int,
+    bandwidth: float,
+    lm: Any,
+    size_of: Callable[[EncodedAudio], int] | None,
+    spool: Path,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> LadderRung:
+    import torch  # noqa: PLC0415
+
+    spec = model.spec
+    channels, length = audio.shape
+    block = SPOOL_BLOCK_SECONDS * sample_rate
+    pieces = (audio[:, start : start + block] for start in range(0, length, block))
+    model_blocks = convert_stream(
+        pieces, sample_rate, spec.sample_rate, spec.channels, SPOOL_BLOCK_SECONDS * spec.sample_rate
+    )
+    encoded = model.encode_stream(
+        (torch.from_numpy(b) for b in model_blocks),
+        bandwidth,
+        total_length=-(-length * spec.sample_rate // sample_rate),
+        progress=scaled(progress, 0.0, _ENCODE),
+        cancel=cancel,
+    )
+    size = size_of(encoded) if size_of is not None else ecdc_size(encoded, lm)
+    check_cancel(cancel)
+    out, path = spooled_array(spool, channels, length)
+    try:
+        decoded = (
+            b.detach().cpu().numpy()
+            for b in model.decode_stream(encoded, progress=scaled(progress, _ENCODE, _DECODE), cancel=cancel)
+        )
+        written = 0
+        for piece in convert_stream(decoded, spec.sample_rate, sample_rate, channels, block):
+            count = min(piece.shape[1], length - written)
+            out[:, written : written + count] = piece[:, :count]
+            written += count  # a shorter decode leaves the zeros the file starts with: padded like in memory
+        out.flush()
+        del out
+        aligned = mapped_copy(path)
+    except BaseException:
+        path.unlink(missing_ok=True)  # a cancelled or failed rung leaves no file
+        raise
+    rung = LadderRung(
+        model=spec.name,
         bandwidth=bandwidth,
         num_codebooks=encoded.num_codebooks,
         ecdc_bytes=size,
@@ -180,10 +254,12 @@ def encode_ladder(
     cache: LadderCache | None = None,
     source: str | None = None,
     size_of: Callable[[EncodedAudio], int] | None = None,
+    spool: Path | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> list[LadderRung]:
-    """One `LadderRung` per bandwidth (default: all the model offers), in the order given.
+    """One `LadderRung` per bandwidth (default: all the model offers), in the order given; with `spool`,
+    made in bounded memory with their audio on disk (see `encode_rung`).
 
     With a `cache` and a `source` key (`source_key(path)`), rungs already in the cache are reused and new
     ones are added. Progress is in thousandths of the whole ladder; `cancel` is checked between and inside
@@ -199,7 +275,7 @@ def encode_ladder(
         check_cancel(cancel)
         rung = cache.get(source, model.spec.name, bandwidth, lm is not None) if use_cache else None
         if rung is None:
-            if prepared is None:
+            if prepared is None and spool is None:
                 prepared = model_input(model, audio, sample_rate)
             rung = encode_rung(
                 model,
@@ -209,6 +285,7 @@ def encode_ladder(
                 lm=lm,
                 prepared=prepared,
                 size_of=size_of,
+                spool=spool,
                 progress=scaled(progress, index / len(bandwidths), 1 / len(bandwidths)),
                 cancel=cancel,
             )

@@ -165,27 +165,46 @@ def frame_hop(length: int, n_fft: int, max_frames: int) -> int:
 
 
 def stft_power_blocks(
-    mono: np.ndarray, n_fft: int, hop: int, block: int | None = None
+    signal: np.ndarray,
+    n_fft: int,
+    hop: int,
+    block: int | None = None,
+    minus: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
-    """Hann-window STFT power of a 1-D signal, `block` frames at a time (`[frames_in_block, n_fft // 2 + 1]`).
+    """Hann-window STFT power of a signal, `block` frames at a time (`[frames_in_block, n_fft // 2 + 1]`).
 
-    Frames are centred (frame i on sample i * hop, zero padded at both ends), `len(mono) // hop + 1` in all,
-    scaled so a full-scale sine reads about 0 dB.
+    `signal` is `[T]`, or `[C, T]` whose channels are mixed to mono; with `minus` (same shape), of
+    `signal - minus`. Frames are centred (frame i on sample i * hop, zero padded at both ends),
+    `T // hop + 1` in all, scaled so a full-scale sine reads about 0 dB. Only the samples under each block
+    of frames are read, so a memory-mapped signal of any length costs one block's memory.
     """
-    mono = np.asarray(mono, dtype=np.float32)
-    length = mono.shape[0]
+    length = signal.shape[-1]
     frames = length // hop + 1
     half = n_fft // 2
-    padded = np.zeros(half + frames * hop + n_fft, dtype=np.float32)
-    padded[half : half + length] = mono
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
     scale = 2.0 / window.sum()
     block = block or max(1, (1 << 21) // n_fft)  # ~2M samples of frames per block
-    offsets = np.arange(n_fft)[None, :]
+    offsets = np.arange(n_fft)[None, :] - half
     for first in range(0, frames, block):
         starts = np.arange(first, min(first + block, frames))[:, None] * hop
-        spectrum = np.fft.rfft(padded[starts + offsets] * window, axis=1) * scale
+        index = starts + offsets
+        lo, hi = max(0, int(index[0, 0])), min(length, int(index[-1, -1]) + 1)
+        span = _mono(signal, minus, lo, hi)  # the samples these frames cover
+        inside = (index >= lo) & (index < hi)
+        windows = np.where(inside, span[np.clip(index - lo, 0, max(0, hi - lo - 1))], 0.0).astype(np.float32)
+        spectrum = np.fft.rfft(windows * window, axis=1) * scale
         yield (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+
+
+def _mono(signal: np.ndarray, minus: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
+    piece = np.asarray(signal[..., lo:hi], dtype=np.float32)
+    if minus is not None:
+        piece = piece - np.asarray(minus[..., lo:hi], dtype=np.float32)
+    if piece.ndim == 2:
+        piece = piece.mean(axis=0)
+    if piece.ndim != 1:
+        raise ValueError("audio must be [C, T] or [T].")
+    return piece if piece.size else np.zeros(1, np.float32)
 
 
 def compute_spectrogram(
@@ -195,24 +214,26 @@ def compute_spectrogram(
     n_fft: int = 1024,
     hop: int | None = None,
     max_frames: int = 6000,
+    minus: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Spectrogram:
-    """STFT power of `audio` (`[C, T]` or `[T]`, channels mixed to mono); see `stft_power_blocks`.
+    """STFT power of `audio` (`[C, T]` or `[T]`, channels mixed to mono; with `minus`, of the difference
+    `audio - minus`); see `stft_power_blocks`. `audio` may be memory-mapped: it is read a block at a time.
 
     `hop=None` picks n_fft / 4, raised so long files give at most `max_frames` frames (a display never needs
     more). `progress` gets (frames done, frames) and `cancel` is checked between blocks of frames.
     """
-    audio = np.asarray(audio, dtype=np.float32)
-    mono = audio.mean(axis=0) if audio.ndim == 2 else audio
-    if mono.ndim != 1:
+    if audio.ndim not in (1, 2):
         raise ValueError("audio must be [C, T] or [T].")
-    length = mono.shape[0]
+    if minus is not None and minus.shape != audio.shape:
+        raise ValueError(f"Shapes differ: {audio.shape} vs {minus.shape}.")
+    length = audio.shape[-1]
     hop = hop or frame_hop(length, n_fft, max_frames)
     frames = length // hop + 1
     power = np.empty((frames, n_fft // 2 + 1), dtype=np.float32)
     done = 0
-    for block in stft_power_blocks(mono, n_fft, hop):
+    for block in stft_power_blocks(audio, n_fft, hop, minus=minus):
         check_cancel(cancel)
         power[done : done + block.shape[0]] = block
         done += block.shape[0]

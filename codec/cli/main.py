@@ -393,9 +393,14 @@ def _summary(job: Job, result: Any) -> str:
 
 
 def _preload(job: Job, args: argparse.Namespace, pool: Any, model: str, stderr: TextIO) -> None:
-    """Load (downloading if needed) what `job` needs, with its own bar: a download can take minutes."""
+    """Load (downloading if needed) what `job` needs, with its own bar: a download can take minutes.
+    The input is checked first, so a file that is not audio says so rather than failing a download."""
     use_lm = args.lm
-    if job.kind == "decompress":
+    if job.kind != "decompress":
+        from codec.audio import info_audio  # noqa: PLC0415
+
+        info_audio(job.src)
+    else:
         from codec.jobs import probe  # noqa: PLC0415
 
         header = probe(job.src).header

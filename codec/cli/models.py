@@ -74,8 +74,10 @@ def _list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     statuses = list_models()
     width = max(len(status.name) for status in statuses)
-    stdout.write(f"{'NAME':<{width}}  {'STATUS':<9}  {'SIZE':>9}  DESCRIPTION\n")
-    for status in statuses:
+    checks = [_check_label(status) for status in statuses]
+    check_width = max(len("CHECK"), *map(len, checks))
+    stdout.write(f"{'NAME':<{width}}  {'STATUS':<9}  {'SIZE':>9}  {'CHECK':<{check_width}}  DESCRIPTION\n")
+    for status, check in zip(statuses, checks):
         if status.installed:
             state, size = "installed", format_size(status.size_on_disk)
         elif status.partial_bytes:
@@ -83,9 +85,20 @@ def _list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         else:
             state = "-"
             size = "~" + format_size(status.approx_size) if status.approx_size else "?"
-        stdout.write(f"{status.name:<{width}}  {state:<9}  {size:>9}  {status.description}\n")
+        stdout.write(
+            f"{status.name:<{width}}  {state:<9}  {size:>9}  {check:<{check_width}}  {status.description}\n"
+        )
+    stdout.write(
+        "\nCHECK: how a download is verified. sha256: the whole published hash; sha256 prefix: the 8 hex\n"
+        "digits in the file name; hub sha256: the hash the Hugging Face server announces; unpinned: from\n"
+        "the moving main branch, no known commit.\n"
+    )
     stdout.write(f"\nModels folder: {models_dir()}\n")
     return 0
+
+
+def _check_label(status: Any) -> str:
+    return status.check if status.pinned else f"{status.check}, unpinned"
 
 
 def _download(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

@@ -5,6 +5,10 @@ and verified. A ``.part`` left by an interrupted, stalled or cancelled download 
 next attempt asks for the rest with an HTTP ``Range`` header; a ``206`` reply appends to it, a ``200``
 reply (a server without range support) starts again from zero. A connection cut mid-transfer is resumed
 automatically a few times while each attempt makes progress.
+
+A Hugging Face server announces the sha256 of an LFS file in the ``X-Linked-Etag`` header of its
+``resolve`` reply (the redirect to the storage host); with ``hub_sha256=True`` a file with no expected
+hash is checked against that announcement, so a truncated or corrupted transfer is caught either way.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import http.client
 import os
 import re
 import socket
+from email.message import Message
 from pathlib import Path
+from typing import IO
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlparse
-from urllib.request import Request, urlopen
+from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 from codec.errors import WeightsError
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report
@@ -30,6 +36,8 @@ IMPORT_HINT = "`ecdc models import PATH` or the Import button in the Models wind
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
+_SHA256_ETAG = re.compile(r'^(?:W/)?"?([0-9a-f]{64})"?$')
+LINKED_ETAG = "X-Linked-Etag"
 
 
 class NotOnServerError(WeightsError):
@@ -68,19 +76,22 @@ def download_file(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     timeout: float | None = None,
+    hub_sha256: bool = False,
 ) -> Path:
     """Download `url` to `dest` through ``dest.part``; `sha256` (full or leading hex digits) is checked
-    before the rename. Progress is (bytes done, bytes total), total 0 while unknown. Raises WeightsError
+    before the rename, or with `hub_sha256` and no `sha256`, the sha256 the server announced (when it
+    announced one). Progress is (bytes done, bytes total), total 0 while unknown. Raises WeightsError
     with one sentence, or Cancelled (the ``.part`` stays for a later resume)."""
     timeout = default_timeout() if timeout is None else timeout
     part = part_path(dest)
     label = dest.name
     resumes = 0
     restarted = False
+    announced: str | None = None
     while True:
         before = _size(part)
         try:
-            _transfer(url, part, label, progress, cancel, timeout)
+            announced = _transfer(url, part, label, progress, cancel, timeout) or announced
             break
         except _RestartFromZero:
             if restarted:
@@ -97,14 +108,16 @@ def download_file(
                 f"The download of {label} was interrupted ({exc}) with {_mb(_size(part))} saved; "
                 "run it again to resume where it stopped."
             ) from None
-    if sha256:
-        expected = sha256.lower()
+    expected = (sha256 or (announced if hub_sha256 else None) or "").lower()
+    if expected:
         digest = file_sha256(part, cancel)
         if not digest.startswith(expected):
             part.unlink(missing_ok=True)
+            shown = min(len(expected), 16)  # enough to tell them apart in one line
+            source = "" if sha256 else f" that {urlparse(url).netloc} announced"
             raise WeightsError(
-                f"{label} failed verification (its sha256 starts with {digest[: len(expected)]}, "
-                f"expected {expected}), so it was deleted; try again or use another mirror."
+                f"{label} failed verification (its sha256 starts with {digest[:shown]}, not the "
+                f"{expected[:shown]}{source}), so it was deleted; try again or use another mirror."
             )
     os.replace(part, dest)
     return dest
@@ -117,14 +130,17 @@ def _transfer(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     timeout: float,
-) -> None:
+) -> str | None:
+    """Fetch what `part` lacks; returns the sha256 the server announced for the file, if it did."""
     check_cancel(cancel)
     offset = _size(part)
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     host = urlparse(url).netloc
-    with _open(url, headers, offset, label, timeout) as response:
+    hops: list[Message] = []
+    with _open(url, headers, offset, label, timeout, hops) as response:
+        announced = _announced_sha256([*hops, response.headers])
         length = _int_header(response, "Content-Length")
         if response.status == 206:
             match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
@@ -158,14 +174,37 @@ def _transfer(
                 report(progress, done, total)
     if total and done < total:
         raise _Interrupted(f"the connection closed after {_mb(done)} of {_mb(total)}")
+    return announced
+
+
+class _RecordRedirects(HTTPRedirectHandler):
+    """Follows redirects like urllib's default handler, keeping each redirect reply's headers (the hub
+    puts the file's sha256 on the redirect, not on the storage host's reply)."""
+
+    def __init__(self, hops: list[Message]) -> None:
+        self.hops = hops
+
+    def redirect_request(
+        self, req: Request, fp: IO[bytes], code: int, msg: str, headers: Message, newurl: str
+    ) -> Request | None:
+        self.hops.append(headers)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _announced_sha256(header_sets: list[Message]) -> str | None:
+    for headers in header_sets:
+        match = _SHA256_ETAG.match((headers.get(LINKED_ETAG) or "").strip().lower())
+        if match:
+            return match.group(1)
+    return None
 
 
 def _open(
-    url: str, headers: dict[str, str], offset: int, label: str, timeout: float
+    url: str, headers: dict[str, str], offset: int, label: str, timeout: float, hops: list[Message]
 ) -> http.client.HTTPResponse:
     host = urlparse(url).netloc
     try:
-        return urlopen(Request(url, headers=headers), timeout=timeout)
+        return build_opener(_RecordRedirects(hops)).open(Request(url, headers=headers), timeout=timeout)
     except HTTPError as exc:
         exc.close()
         if exc.code == 416 and offset:

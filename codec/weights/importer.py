@@ -59,13 +59,17 @@ def import_weights(
 
 
 def identify_th_file(path: Path, cancel: CancelToken | None = None) -> WeightsEntry:
-    prefix = sha256_prefix_from_name(path.name)
-    if prefix:
+    # A known file name is held to the registry's hash (the whole sha256 where published), any other
+    # name carrying a hash to that prefix.
+    known = next((e.sha256 for e in REGISTRY.values() if e.file == path.name and e.sha256), None)
+    expected = known or sha256_prefix_from_name(path.name)
+    if expected:
         digest = file_sha256(path, cancel)
-        if not digest.startswith(prefix):
+        if not digest.startswith(expected):
+            shown = min(len(expected), 16)
             raise WeightsError(
                 f"{path.name} is damaged or not the file its name says (its sha256 starts with "
-                f"{digest[: len(prefix)]}, not {prefix})."
+                f"{digest[:shown]}, not {expected[:shown]})."
             )
     import torch  # noqa: PLC0415 - torch is heavy; importing codec.weights must stay cheap
 

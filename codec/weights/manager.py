@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from codec.weights.download import IMPORT_HINT, NotOnServerError, download_file,
 from codec.weights.importer import identify_hf_folder, install
 from codec.weights.registry import HF_REQUIRED_FILES, REGISTRY, WeightsEntry, bundled_dir, get_entry, variants
 
+HF_OFFLINE_ENV = "HF_HUB_OFFLINE"  # huggingface_hub's switch; honoured for Hugging Face downloads
+
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -40,6 +43,8 @@ class ModelStatus:
     approx_size: int | None  # approximate download size in bytes
     partial_bytes: int  # bytes of an unfinished download that the next download resumes from
     source: str  # where it downloads from
+    check: str = "none"  # how a download is verified: "sha256", "sha256 prefix", "hub sha256" or "none"
+    pinned: bool = True  # downloads come from a fixed file or commit (False: a moving branch)
 
     @property
     def installed(self) -> bool:
@@ -115,6 +120,8 @@ def list_models() -> list[ModelStatus]:
                 approx_size=entry.approx_size,
                 partial_bytes=disk_size(partial) if partial.exists() else 0,
                 source=entry.source,
+                check=entry.check,
+                pinned=entry.pinned,
             )
         )
     return statuses
@@ -158,12 +165,15 @@ def _adopt_from_hub_cache(
         if src.is_file() and (not entry.sha256 or file_sha256(src, cancel).startswith(entry.sha256)):
             return install(src, entry, link=True, progress=progress, cancel=cancel)
         return None
-    for snapshot in hf_snapshot_dirs(entry.repo or ""):
+    snapshots = hf_snapshot_dirs(entry.repo or "")
+    snapshots.sort(key=lambda p: p.name != entry.revision)  # the pinned commit's snapshot first
+    for snapshot in snapshots:
         try:
             found = identify_hf_folder(snapshot)
         except WeightsError:
             continue
-        if found.name == entry.name:
+        known = [(file, digest) for file, digest in entry.file_sha256 if (snapshot / file).is_file()]
+        if found.name == entry.name and all(file_sha256(snapshot / f, cancel) == d for f, d in known):
             return install(snapshot, entry, link=True, progress=progress, cancel=cancel)
     return None
 
@@ -183,6 +193,11 @@ def _download(
         )
     # A Hugging Face folder: its files go into `<name>.part/` (each through its own `.part` file, so
     # every file resumes), then the folder is checked and renamed into place.
+    if os.environ.get(HF_OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        raise WeightsError(
+            f"{entry.name} is not installed and {HF_OFFLINE_ENV} forbids downloading it from Hugging Face; "
+            f"unset it, or add the files with {IMPORT_HINT}."
+        )
     work = part_path(final)
     try:
         work.mkdir(exist_ok=True)
@@ -199,7 +214,15 @@ def _download(
             # Only the weights report progress: a bar that reached 100 % on a 1 kB config would jump back.
             track = sub if file == "model.safetensors" else None
             try:
-                download_file(entry.url(file), dest, progress=track, cancel=cancel, timeout=timeout)
+                download_file(
+                    entry.url(file),
+                    dest,
+                    sha256=entry.expected_sha256(file),
+                    hub_sha256=True,
+                    progress=track,
+                    cancel=cancel,
+                    timeout=timeout,
+                )
             except NotOnServerError:
                 if file in HF_REQUIRED_FILES:
                     raise

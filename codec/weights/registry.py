@@ -1,13 +1,20 @@
 """The checkpoints ECDC Studio knows about, described as data (no torch, no network).
 
-Two layouts exist:
+Three layouts exist:
 
 - ``official``: one ``.th`` file (a plain ``torch.save``d state dict) from Meta's server. The hex after the
-  dash in its name is the start of the file's sha256, and downloads are checked against it.
+  dash in its name is the start of the file's sha256; downloads are checked against the whole sha256
+  where it is known (`FULL_SHA256`), else against that prefix.
 - ``hf``: a Hugging Face repository folder holding ``config.json`` and ``model.safetensors`` (and
-  ``preprocessor_config.json``, not needed to load the model).
+  ``preprocessor_config.json``, not needed to load the model). Files download from ``resolve/<revision>/``
+  of a pinned commit where one is known (`HF_REVISIONS`), else from ``main``. Each file is checked
+  against its sha256 where it is known (`HF_SHA256`), else against the sha256 the hub announces for it
+  (``X-Linked-Etag``, which the hub sends for LFS files such as ``model.safetensors``).
 - ``bundled``: a ``.safetensors`` file shipped inside the ``codec`` package (ECDC Studio's own model and its
   LM, see docs/MODEL-CARD.md): always installed, never downloaded or removed.
+
+Only values taken from a public record are written here; an unknown one stays unknown (None) and
+`WeightsEntry.check` says so, down to ``ecdc models list``.
 
 Sizes are approximate: computed from the parameter count in float32, not measured on the real files.
 """
@@ -36,6 +43,24 @@ Layout = Literal["official", "hf", "bundled"]
 
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.th$")
 
+# Whole sha256 of official files, where published. encodec_24khz-d7cc33bc.th: 93,171,529 bytes.
+FULL_SHA256: dict[str, str] = {
+    "encodec_24khz-d7cc33bc.th": "d7cc33bcf1aad7f2dad9836f36431530744abeace3ca033005e3290ed4fa47bf",
+}
+
+# Hugging Face commits to download from. facebook/encodec_24khz at c1dbe2ae... appears in two
+# independent public records (a download script pinned to it and a hub cache snapshot of it); the
+# commits of facebook/encodec_32khz and facebook/encodec_48khz could not be learned from here.
+HF_REVISIONS: dict[str, str] = {
+    "facebook/encodec_24khz": "c1dbe2ae3f1de713481a3b3e7c47f357092ee040",
+}
+
+# sha256 of files at those commits ("repo@revision/file" -> hex). None could be learned from here; until
+# they are, downloads are checked against the sha256 the hub announces (see the module docstring).
+HF_SHA256: dict[str, str] = {}
+
+Check = Literal["sha256", "sha256 prefix", "hub sha256", "none", "bundled"]
+
 
 def sha256_prefix_from_name(file_name: str) -> str | None:
     """The sha256 prefix a file name such as ``encodec_24khz-d7cc33bc.th`` carries, or None."""
@@ -56,6 +81,30 @@ class WeightsEntry:
     sha256: str | None = None  # expected sha256 of an official file, or its leading hex digits
     approx_size: int | None = None  # bytes, approximate
     is_lm: bool = False
+    revision: str | None = None  # hf layout: the pinned commit, None while unknown (then "main")
+    file_sha256: tuple[tuple[str, str], ...] = ()  # hf layout: (file, sha256) where known
+
+    @property
+    def pinned(self) -> bool:
+        """Whether downloads come from a fixed commit (always, for an official file)."""
+        return self.layout in ("official", "bundled") or self.revision is not None
+
+    def expected_sha256(self, file: str) -> str | None:
+        """The sha256 (or, official files without a published hash, its leading digits) `file` must have."""
+        if self.layout == "official":
+            return self.sha256
+        return dict(self.file_sha256).get(file)
+
+    @property
+    def check(self) -> Check:
+        """How the weights file (``.th`` or ``model.safetensors``) is verified after a download."""
+        if self.layout == "bundled":
+            return "bundled"  # shipped in the package, never downloaded
+        if self.layout == "official":
+            if not self.sha256:
+                return "none"
+            return "sha256" if len(self.sha256) == 64 else "sha256 prefix"
+        return "sha256" if self.expected_sha256("model.safetensors") else "hub sha256"
 
     @property
     def install_name(self) -> str:
@@ -75,7 +124,7 @@ class WeightsEntry:
             base = os.environ.get(BASE_URL_ENV) or OFFICIAL_BASE_URL
             return base.rstrip("/") + "/" + file
         endpoint = (os.environ.get(HF_ENDPOINT_ENV) or HF_DEFAULT_ENDPOINT).rstrip("/")
-        return f"{endpoint}/{self.repo}/resolve/main/{file}"
+        return f"{endpoint}/{self.repo}/resolve/{self.revision or 'main'}/{file}"
 
     @property
     def source(self) -> str:
@@ -103,13 +152,19 @@ def _official(
         description=description,
         layout="official",
         file=file,
-        sha256=sha256_prefix_from_name(file),
+        sha256=FULL_SHA256.get(file) or sha256_prefix_from_name(file),
         approx_size=approx_mb * 1_000_000,
         is_lm=is_lm,
     )
 
 
 def _hf(name: str, model: str, description: str, repo: str, approx_mb: int) -> WeightsEntry:
+    revision = HF_REVISIONS.get(repo)
+    hashes = tuple(
+        (file, HF_SHA256[f"{repo}@{revision}/{file}"])
+        for file in HF_FILES
+        if f"{repo}@{revision}/{file}" in HF_SHA256
+    )
     return WeightsEntry(
         name=name,
         model=model,
@@ -117,6 +172,8 @@ def _hf(name: str, model: str, description: str, repo: str, approx_mb: int) -> W
         layout="hf",
         repo=repo,
         approx_size=approx_mb * 1_000_000,
+        revision=revision,
+        file_sha256=hashes,
     )
 
 

@@ -332,3 +332,17 @@ def test_output_device_picker(window, qtbot):
     window.set_output_device(None)  # switching reopens the stream on the new device
     assert window.player._stream.kwargs["device"] is None and window.player.playing
     assert combo.currentIndex() == 0
+
+
+def test_a_long_file_is_compared_with_its_versions_on_disk(open_window, qtbot, monkeypatch):
+    # Past ON_DISK_SECONDS the original and every rung are memory-mapped spool files (bounded memory);
+    # the window works the same. bench/bench_compare_memory.py measures it on a 30-minute file.
+    monkeypatch.setattr("app.compare_session.ON_DISK_SECONDS", 0.5)
+    window = open_window(cache=LadderCache())
+    assert window.session.on_disk and isinstance(window.session.audio, np.memmap)
+    encode(window, qtbot, bandwidths=(6.0,))
+    rung = window.session.rungs[0]
+    assert isinstance(rung.audio, np.memmap) and rung.audio.shape == window.session.audio.shape
+    assert window.player.engine.source_count == 2
+    window.session.request_image(1, "difference", "mel")
+    qtbot.waitUntil(lambda: (1, "difference") in window.session._spectrograms)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.player import PlaybackEngine, Player, load_sounddevice
+from app.player import PlaybackEngine, Player, load_sounddevice, restart_portaudio
 
 pytestmark = pytest.mark.audio_server
 
@@ -83,9 +83,7 @@ def pulse_server(monkeypatch):
             os.kill(pid, signal.SIGTERM)
             _wait_for(lambda: not _alive(pid), 10)
         monkeypatch.undo()  # the caller's environment back before PortAudio looks for servers again
-        with contextlib.suppress(Exception):
-            sd._terminate()  # forget the server's devices for later tests
-            sd._initialize()
+        restart_portaudio(sd)  # forget the server's devices for later tests
         shutil.rmtree(runtime, ignore_errors=True)
 
 

@@ -11,7 +11,15 @@ import sys
 import numpy as np
 import pytest
 
-from app.player import MAX_CROSSFADE_S, PlaybackEngine, Player, list_output_devices, load_sounddevice
+from app.player import (
+    MAX_CROSSFADE_S,
+    PORTAUDIO_RESTART,
+    PlaybackEngine,
+    Player,
+    list_output_devices,
+    load_sounddevice,
+    restart_portaudio,
+)
 
 SR = 8000
 LENGTH = 8000
@@ -323,3 +331,22 @@ def test_player_reports_a_stream_that_will_not_open(qtbot):
         player.play()
     assert "Invalid sample rate" in blocker.args[0]
     assert not player.playing
+
+
+def test_portaudio_restart_uses_functions_the_installed_sounddevice_still_has():
+    # The device list is re-read through two private sounddevice functions (there is no public way);
+    # this fails as soon as a sounddevice release renames or drops them.
+    sd, reason = load_sounddevice()
+    if sd is None:
+        pytest.skip(reason)
+    for name in PORTAUDIO_RESTART:
+        assert callable(getattr(sd, name, None)), f"sounddevice {sd.__version__} has no {name}()"
+    assert restart_portaudio(sd)
+    assert isinstance(sd.query_devices(), sd.DeviceList)  # PortAudio is usable again afterwards
+
+
+def test_portaudio_restart_without_the_private_functions_keeps_the_list(qtbot):
+    backend = FakeBackend()
+    assert not restart_portaudio(backend)  # a backend without them: nothing restarted, no error
+    player = Player(backend=backend)
+    assert [d.name for d in player.refresh_devices()] == [d.name for d in player.devices]

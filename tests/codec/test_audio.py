@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -255,3 +256,30 @@ def test_write_audio_mono_1d_and_safety(tmp_path):
     assert back.shape == (1, 50) and back[0, 0] == pytest.approx(0.5, abs=1e-4)
     with pytest.raises(PathError, match="does not exist"):
         write_audio(tmp_path / "missing" / "x.wav", audio, 8000)
+
+
+def test_spooled_read_equals_read_audio_and_leaves_no_file(make_audio, tmp_path):
+    from codec.audio import read_audio_spooled
+
+    path = make_audio("long.wav", sample_rate=44_100, channels=2, seconds=2.5)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    mapped, rate = read_audio_spooled(path, spool)
+    whole, whole_rate = read_audio(path)
+    assert rate == whole_rate and isinstance(mapped, np.memmap)
+    np.testing.assert_array_equal(mapped, whole)
+    if os.name == "posix":
+        assert list(spool.iterdir()) == []
+
+
+def test_convert_stream_equals_convert_audio_of_the_whole():
+    from codec.audio import convert_stream
+
+    rng = np.random.default_rng(2)
+    audio = rng.standard_normal((2, 44_100)).astype(np.float32) * 0.1
+    pieces = [audio[:, i : i + 7_000] for i in range(0, audio.shape[1], 7_000)]
+    blocks = list(convert_stream(pieces, 44_100, 24_000, 1, 5_000))
+    assert all(b.shape[1] == 5_000 for b in blocks[:-1]) and 0 < blocks[-1].shape[1] <= 5_000
+    np.testing.assert_allclose(
+        np.concatenate(blocks, axis=1), convert_audio(audio, 44_100, 24_000, 1), atol=1e-6
+    )

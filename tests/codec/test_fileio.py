@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +11,7 @@ import pytest
 from codec.errors import Cancelled, CodecError
 from codec.fileio import (
     OutputExistsError,
+    OutputWriteError,
     PathError,
     atomic_write,
     check_input,
@@ -38,6 +42,52 @@ def test_atomic_write_leaves_nothing_on_exception(tmp_path, exc):
         with atomic_write(dst) as fo:
             fo.write(b"partial")
             raise exc
+    assert listing(tmp_path) == []
+
+
+def test_a_full_disk_names_the_output_and_leaves_nothing(tmp_path):
+    dst = tmp_path / "out.bin"
+    with pytest.raises(OutputWriteError, match=r"Cannot write .*out\.bin \(No space left on device\)"):
+        with atomic_write(dst) as fo:
+            fo.write(b"partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # what a write on a full disk raises
+    assert listing(tmp_path) == []
+
+
+def test_errors_that_are_not_about_the_output_pass_through(tmp_path):
+    dst = tmp_path / "out.bin"
+    with pytest.raises(FileNotFoundError):
+        with atomic_write(dst) as fo:
+            fo.write(b"partial")
+            open(tmp_path / "missing-input.wav", "rb")
+    assert listing(tmp_path) == []
+
+
+# Writes past RLIMIT_FSIZE fail with EFBIG, a real kernel write error that needs no full disk or root.
+WRITE_LIMITED = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), resource.RLIM_INFINITY))
+import numpy as np, soundfile as sf
+from codec.audio import write_audio_stream
+from codec.errors import CodecError
+try:
+    write_audio_stream(sys.argv[2], (np.zeros((1, 24_000), np.float32) for _ in range(4)), 24_000)
+except CodecError as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE semantics")
+def test_a_failed_write_inside_soundfile_is_reported_as_a_write_error(tmp_path):
+    # soundfile swallows the write's exception in its cffi callback and fails with an AssertionError;
+    # the error must still name the file and say why.
+    dst = tmp_path / "out.wav"
+    result = subprocess.run(
+        [sys.executable, "-c", WRITE_LIMITED, "20000", str(dst)], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.startswith(f"OutputWriteError Cannot write {dst} (File too large)"), result
+    assert "Free some space" in result.stdout
     assert listing(tmp_path) == []
 
 

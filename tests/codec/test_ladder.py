@@ -110,3 +110,43 @@ def test_stereo_model_and_mono_input(random_model):
     (rung,) = encode_ladder(model, audio, 16_000, [3.0])
     assert rung.audio.shape == (1, 4000)
     assert rung.num_codebooks == 2
+
+
+@pytest.fixture(scope="module")
+def long_audio():
+    """Long enough for several spool blocks (SPOOL_BLOCK_SECONDS) and the 48 kHz model's chunks."""
+    t = np.arange(int(9.3 * SR)) / SR
+    left = 0.3 * np.sin(2 * np.pi * 330 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
+    return np.stack([left, 0.8 * left]).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["encodec_24khz", "encodec_48khz"])
+def test_spooled_rungs_match_the_in_memory_ones_and_live_on_disk(random_model, long_audio, tmp_path, name):
+    model = random_model(name)
+    in_memory = encode_rung(model, long_audio, SR, 6.0)
+    source = np.lib.format.open_memmap(tmp_path / "source.npy", "w+", np.float32, long_audio.shape)
+    source[:] = long_audio  # the compare view hands over a memory-mapped original
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    spooled = encode_rung(model, source, SR, 6.0, spool=spool)
+    assert isinstance(spooled.audio, np.memmap) and not spooled.audio.flags.writeable
+    assert spooled.audio.shape == long_audio.shape
+    assert spooled.ecdc_bytes == in_memory.ecdc_bytes
+    # Streaming and whole-array paths differ only by float rounding (and 24 kHz block-wise state).
+    np.testing.assert_allclose(spooled.audio, in_memory.audio, atol=2e-3)
+    assert spooled.si_sdr == pytest.approx(in_memory.si_sdr, abs=0.05)
+    assert spooled.log_mel_distance == pytest.approx(in_memory.log_mel_distance, abs=0.05)
+    if os.name == "posix":
+        assert list(spool.iterdir()) == []  # unlinked once mapped: nothing outlives the array
+
+
+def test_a_cancelled_spooled_rung_leaves_no_file(model, long_audio, tmp_path):
+    token = CancelToken()
+
+    def cancel_half_way(done, total):
+        if done > 600:  # during decoding, after the spool file was created
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        encode_rung(model, long_audio, SR, 6.0, spool=tmp_path, progress=cancel_half_way, cancel=token)
+    assert list(tmp_path.iterdir()) == []

@@ -116,3 +116,16 @@ def test_progress_and_cancel():
     token.cancel()
     with pytest.raises(Cancelled):
         compute_spectrogram(np.zeros(SR, np.float32), SR, cancel=token)
+
+
+def test_difference_and_memory_mapped_input_read_only_what_they_need(tmp_path):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((2, 40_000)).astype(np.float32)
+    b = rng.standard_normal((2, 40_000)).astype(np.float32)
+    mapped = np.lib.format.open_memmap(tmp_path / "a.npy", "w+", np.float32, a.shape)
+    mapped[:] = a
+    direct = compute_spectrogram(a - b, 24_000, n_fft=512)
+    lazy = compute_spectrogram(mapped, 24_000, n_fft=512, minus=b)
+    np.testing.assert_allclose(lazy.power, direct.power, rtol=1e-5, atol=1e-9)
+    with pytest.raises(ValueError, match="Shapes differ"):
+        compute_spectrogram(a, 24_000, minus=b[:, :10])

@@ -7,7 +7,11 @@ stops by itself after `lifetime` seconds even if a test forgets to stop it.
 Layout served (see `publish_official` / `publish_hf`)::
 
     <root>/official/<file>                              -> ECDC_STUDIO_BASE_URL = server.official_url
-    <root>/hf/<owner>/<repo>/resolve/main/<file>        -> HF_ENDPOINT = server.hf_endpoint
+    <root>/hf/<owner>/<repo>/resolve/<revision>/<file>  -> HF_ENDPOINT = server.hf_endpoint
+    <root>/lfs/<sha256>                                 -> where the hub's LFS redirects point
+
+Like the hub, a request for an LFS file (``model.safetensors``) under ``resolve/`` is answered with a 302
+to ``/lfs/<sha256>`` carrying ``X-Linked-Etag: "<sha256>"`` and ``X-Repo-Commit``.
 
 Typical use, with pytest's monkeypatch::
 
@@ -54,6 +58,7 @@ class CheckpointServer:
         self.lifetime = lifetime
         self.range_support = True
         self.status_overrides: dict[str, int] = {}  # path (as requested, e.g. "/official/x.th") -> status
+        self.redirects: dict[str, tuple[str, dict[str, str]]] = {}  # path -> (location, extra headers)
         self.hits: list[Hit] = []
         self._cut_after: int | None = None
         self._cuts_left = 0
@@ -116,11 +121,31 @@ class CheckpointServer:
         """Serve the file `path` as ``/official/<name or its own name>`` (hard link, else copy)."""
         return _link_or_copy(Path(path), self.root / "official" / (name or Path(path).name))
 
-    def publish_hf(self, repo: str, folder: Path) -> Path:
-        """Serve the files of `folder` as the Hugging Face repository `repo` (``owner/name``)."""
-        target = self.root / "hf" / repo / "resolve" / "main"
+    def publish_hf(
+        self,
+        repo: str,
+        folder: Path,
+        revision: str | None = None,
+        lfs: tuple[str, ...] = ("model.safetensors",),
+    ) -> Path:
+        """Serve the files of `folder` as the Hugging Face repository `repo` (``owner/name``) at
+        `revision` (default: the registry's pinned commit of `repo`, else ``main``); the files named in
+        `lfs` are served the way the hub serves LFS files (see the module docstring)."""
+        from codec.weights.cache import file_sha256
+        from codec.weights.registry import HF_REVISIONS
+
+        revision = revision or HF_REVISIONS.get(repo, "main")
+        target = self.root / "hf" / repo / "resolve" / revision
         for file in Path(folder).iterdir():
-            if file.is_file():
+            if not file.is_file():
+                continue
+            if file.name in lfs:
+                digest = file_sha256(file)
+                _link_or_copy(file, self.root / "lfs" / digest)
+                headers = {"X-Linked-Etag": f'"{digest}"', "X-Linked-Size": str(file.stat().st_size)}
+                headers["X-Repo-Commit"] = revision
+                self.redirects[f"/hf/{repo}/resolve/{revision}/{file.name}"] = (f"/lfs/{digest}", headers)
+            else:
                 _link_or_copy(file, target / file.name)
         return target
 
@@ -175,6 +200,16 @@ class _Handler(BaseHTTPRequestHandler):
         if request_path in owner.status_overrides:
             hit.status = owner.status_overrides[request_path]
             self.send_error(hit.status)
+            return
+        if request_path in owner.redirects:
+            location, headers = owner.redirects[request_path]
+            hit.status = 302
+            self.send_response(302)
+            self.send_header("Location", location)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         file = (owner.root / unquote(request_path).lstrip("/")).resolve()
         if owner.root.resolve() not in file.parents or not file.is_file():

@@ -92,6 +92,46 @@ def run(capsys, *args) -> tuple[int, str, str]:
 # ------------------------------------------------------------------------------ subprocess: entry point
 
 
+def test_input_that_is_not_audio_is_reported_before_any_weights_download(env, tmp_path):
+    # No weights installed and every mirror unreachable (see `env`): the input's own problem comes first.
+    (tmp_path / "garbage.wav").write_bytes(b"not audio at all" * 64)
+    proc = ecdc(env, tmp_path, "-b", "6", "garbage.wav")
+    line = one_error_line(proc.stderr)
+    assert proc.returncode == 1
+    assert "garbage.wav" in line and "download" not in line and "127.0.0.1" not in line
+    assert listing(tmp_path) == ["garbage.wav"]
+
+
+def limit_file_size(limit: int):
+    def apply() -> None:  # in the child: writes past `limit` bytes fail with EFBIG, like a full disk
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    return apply
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE semantics")
+@pytest.mark.parametrize("output", ["out.ecdc", "out.wav"])
+def test_a_failed_write_names_the_output(env, tmp_path, make_audio, ck, output):
+    src = make_audio("in.wav", seconds=3.0)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codec", "--weights", ck, "-b", "24", str(src), output],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit_file_size(4000),
+    )
+    line = one_error_line(proc.stderr)
+    assert proc.returncode == 1
+    assert f"Cannot write {output} (File too large); nothing was left behind." in line
+    assert listing(tmp_path) == ["in.wav"]
+
+
 def test_help_reads_well(env, tmp_path):
     proc = ecdc(env, tmp_path, "--help")
     assert proc.returncode == 0 and proc.stderr == ""
@@ -497,6 +537,28 @@ def test_info(env, tmp_path, make_audio, ck, capsys):
     junk.write_bytes(b"ECDC\x07garbage")
     code, out, err = run(capsys, "info", junk, ecdc_file)
     assert code == 1 and "junk.ecdc" in one_error_line(err) and "encodec_24khz" in out
+
+
+def test_info_reads_headers_without_torch(env, tmp_path, make_audio, ck, capsys):
+    # `ecdc info` only parses headers: loading torch would cost it seconds and ~200 MB for nothing.
+    src = make_audio("in.wav", seconds=0.2)
+    assert run(capsys, "--weights", ck, src)[0] == 0
+    code = (
+        "import sys\n"
+        "from codec.cli.main import main\n"
+        "status = main(['info', '--json', sys.argv[1], sys.argv[2]])\n"
+        "print('torch' in sys.modules, status)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "in.ecdc"), str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    *records, last = result.stdout.splitlines()
+    assert last == "False 0"
+    assert [json.loads(line)["kind"] for line in records] == ["ecdc", "audio"]
 
 
 def test_models_command_is_wired(env, capsys):

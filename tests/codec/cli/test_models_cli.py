@@ -54,6 +54,12 @@ def test_list_shows_every_entry_and_the_folder(capsys, models_folder):
         assert name in out
     assert "~93.0 MB" in out  # approximate size of what is not installed
     assert f"Models folder: {models_folder}" in out
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.startswith("encodec_")}
+    assert "CHECK" in out.splitlines()[0]
+    assert "  sha256  " in rows["encodec_24khz"]  # the whole published hash
+    assert "sha256 prefix" in rows["encodec_48khz"] and "sha256 prefix" in rows[LM]
+    assert "hub sha256" in rows["encodec_24khz_hf"] and "unpinned" not in rows["encodec_24khz_hf"]
+    assert "hub sha256, unpinned" in rows["encodec_32khz"]
 
 
 def test_download_then_list_path_and_remove(capsys, server, lm_file, models_folder):

@@ -36,6 +36,12 @@ def hf_32_folder(tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="session")
+def hf_24_folder(tmp_path_factory):
+    """A random-weights Hugging Face 24 kHz folder (~93 MB)."""
+    return make_hf_checkpoint("encodec_24khz", tmp_path_factory.mktemp("hf24"), randomise=False)
+
+
 @pytest.fixture
 def server(tmp_path, monkeypatch):
     with CheckpointServer(tmp_path / "www", lifetime=120) as running:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -14,6 +15,7 @@ from codec.errors import Cancelled, WeightsError
 from codec.progress import CancelToken
 from codec.weights import ensure_weights
 from codec.weights.cache import file_sha256
+from codec.weights.registry import REGISTRY
 from tests.helpers.http_server import HF_CONFIGS, trust
 
 LM = "encodec_lm_48khz"
@@ -100,7 +102,7 @@ def test_complete_partial_file_is_verified_without_refetching(server, served_lm,
 
 def test_wrong_hash_deletes_the_file(server, lm_file, isolated_caches):
     server.publish_official(lm_file)  # the registry keeps the real hash prefix, which this file lacks
-    with pytest.raises(WeightsError, match=r"failed verification.*expected 7add9fc3.*deleted"):
+    with pytest.raises(WeightsError, match=r"failed verification.*not the 7add9fc3\).*deleted"):
         ensure_weights(LM)
     assert _contents(isolated_caches) == []
 
@@ -174,8 +176,14 @@ def test_hf_folder_downloads_into_place(server, hf_32_folder, isolated_caches):
         assert file_sha256(path / name) == file_sha256(hf_32_folder / name)
     assert _contents(isolated_caches) == ["encodec_32khz"]  # the temporary folder was renamed
     statuses = {h.path.rsplit("/", 1)[1]: h.status for h in server.hits}
-    assert statuses == {"config.json": 200, "preprocessor_config.json": 404, "model.safetensors": 200}
-    assert server.hits[0].path == "/hf/facebook/encodec_32khz/resolve/main/config.json"
+    digest = file_sha256(hf_32_folder / "model.safetensors")
+    assert statuses == {
+        "config.json": 200,
+        "preprocessor_config.json": 404,
+        "model.safetensors": 302,
+        digest: 200,
+    }
+    assert server.hits[0].path == "/hf/facebook/encodec_32khz/resolve/main/config.json"  # no known commit
     total = sum((hf_32_folder / n).stat().st_size for n in ("config.json", "model.safetensors"))
     assert seen[-1] == (total, total)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and all(t == total for _, t in seen)
@@ -193,3 +201,64 @@ def test_hf_download_that_fails_verification_is_deleted(server, tmp_path, isolat
     with pytest.raises(WeightsError, match=r"encodec_32khz failed verification.*deleted"):
         ensure_weights("encodec_32khz")
     assert _contents(isolated_caches) == []
+
+
+def test_hf_file_that_differs_from_the_announced_sha256_is_deleted(server, hf_32_folder, isolated_caches):
+    server.publish_hf("facebook/encodec_32khz", hf_32_folder)
+    (location, headers) = server.redirects["/hf/facebook/encodec_32khz/resolve/main/model.safetensors"]
+    headers["X-Linked-Etag"] = '"' + "0" * 64 + '"'  # the hub says one thing, the storage host sends another
+    with pytest.raises(
+        WeightsError, match=r"model\.safetensors failed verification.*127\.0\.0\.1.*announced.*deleted"
+    ):
+        ensure_weights("encodec_32khz")
+    assert not (isolated_caches / "encodec_32khz").exists()
+    assert not (isolated_caches / "encodec_32khz.part" / "model.safetensors").exists()
+
+
+def test_a_known_sha256_is_checked_whatever_the_hub_announces(
+    server, hf_32_folder, isolated_caches, monkeypatch
+):
+    server.publish_hf("facebook/encodec_32khz", hf_32_folder)
+    entry = REGISTRY["encodec_32khz"]
+    pinned = dataclasses.replace(entry, file_sha256=(("model.safetensors", "f" * 64),))
+    monkeypatch.setitem(REGISTRY, "encodec_32khz", pinned)
+    assert pinned.check == "sha256"
+    with pytest.raises(WeightsError, match=r"model\.safetensors failed verification.*ffffffffffffffff"):
+        ensure_weights("encodec_32khz")
+    real = dataclasses.replace(
+        entry, file_sha256=(("model.safetensors", file_sha256(hf_32_folder / "model.safetensors")),)
+    )
+    monkeypatch.setitem(REGISTRY, "encodec_32khz", real)
+    assert ensure_weights("encodec_32khz") == isolated_caches / "encodec_32khz"
+
+
+def test_pinned_hf_repository_downloads_from_its_commit(server, hf_24_folder, isolated_caches):
+    revision = REGISTRY["encodec_24khz_hf"].revision
+    assert revision is not None and len(revision) == 40
+    server.publish_hf("facebook/encodec_24khz", hf_24_folder)  # served at the registry's commit only
+    path = ensure_weights("encodec_24khz_hf")
+    assert file_sha256(path / "model.safetensors") == file_sha256(hf_24_folder / "model.safetensors")
+    resolved = {h.path for h in server.hits if "/resolve/" in h.path}
+    assert resolved and all(f"/resolve/{revision}/" in p for p in resolved)
+
+
+def test_hf_hub_offline_refuses_hugging_face_downloads(server, hf_32_folder, isolated_caches, monkeypatch):
+    server.publish_hf("facebook/encodec_32khz", hf_32_folder)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsError, match=r"HF_HUB_OFFLINE"):
+        ensure_weights("encodec_32khz")
+    assert server.hits == []
+
+
+def test_official_file_with_a_full_sha256_must_match_all_of_it(server, lm_file, isolated_caches, monkeypatch):
+    server.publish_official(lm_file)
+    digest = file_sha256(lm_file)
+    entry = REGISTRY[LM]
+    # Right prefix, wrong rest: a prefix check would accept this file, the whole-hash check must not.
+    monkeypatch.setitem(REGISTRY, LM, dataclasses.replace(entry, sha256=digest[:8] + "0" * 56))
+    assert REGISTRY[LM].check == "sha256"
+    with pytest.raises(WeightsError, match=r"failed verification"):
+        ensure_weights(LM)
+    monkeypatch.setitem(REGISTRY, LM, dataclasses.replace(entry, sha256=digest[:8]))
+    assert REGISTRY[LM].check == "sha256 prefix"
+    assert file_sha256(ensure_weights(LM)) == digest

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -13,6 +14,7 @@ from codec.specs import MODELS
 from codec.weights import find_installed, import_weights
 from codec.weights.cache import file_sha256
 from codec.weights.importer import identify_hf_folder, identify_state_dict
+from codec.weights.registry import REGISTRY
 from tests.helpers.http_server import HF_CONFIGS
 from tests.oracles import import_reference_encodec
 
@@ -65,6 +67,23 @@ def test_import_th_whose_name_hash_does_not_match_is_refused(model_24_file, isol
     with pytest.raises(WeightsError, match=r"damaged or not the file its name says.*not d7cc33bc"):
         import_weights(model_24_file)
     assert find_installed("encodec_24khz") is None
+
+
+def test_import_of_a_known_file_checks_its_whole_published_sha256(
+    lm_file, tmp_path, isolated_caches, monkeypatch
+):
+    digest = file_sha256(lm_file)
+    named = tmp_path / f"encodec_lm_48khz-{digest[:8]}.th"
+    shutil.copyfile(lm_file, named)
+    entry = REGISTRY["encodec_lm_48khz"]
+    # The prefix in the name matches; the rest of the published hash does not.
+    monkeypatch.setitem(
+        REGISTRY, entry.name, dataclasses.replace(entry, file=named.name, sha256=digest[:8] + "0" * 56)
+    )
+    with pytest.raises(WeightsError, match=rf"not the file its name says.*not {digest[:8]}00000000"):
+        import_weights(named)
+    monkeypatch.setitem(REGISTRY, entry.name, dataclasses.replace(entry, file=named.name, sha256=digest))
+    assert import_weights(named) == "encodec_lm_48khz"
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,32 @@ def test_official_entries_carry_the_real_file_names_and_hash_prefixes():
         entry = REGISTRY[name]
         assert entry.layout == "official"
         assert entry.file == file
-        assert entry.sha256 == file.rsplit("-", 1)[1].removesuffix(".th")
+        prefix = file.rsplit("-", 1)[1].removesuffix(".th")
+        assert entry.sha256 is not None and entry.sha256.startswith(prefix)
         assert entry.url(file) == f"https://dl.fbaipublicfiles.com/encodec/v0/{file}"
+        assert entry.pinned and entry.expected_sha256(file) == entry.sha256
+
+
+def test_the_whole_published_sha256_is_checked_where_known_else_the_prefix():
+    assert (
+        REGISTRY["encodec_24khz"].sha256 == "d7cc33bcf1aad7f2dad9836f36431530744abeace3ca033005e3290ed4fa47bf"
+    )
+    assert REGISTRY["encodec_24khz"].check == "sha256"
+    for name in ("encodec_48khz", "encodec_lm_24khz", "encodec_lm_48khz"):
+        assert REGISTRY[name].check == "sha256 prefix" and len(REGISTRY[name].sha256 or "") == 8
+
+
+def test_hf_entries_are_pinned_where_a_commit_is_known():
+    entry = REGISTRY["encodec_24khz_hf"]
+    assert entry.pinned and entry.revision == "c1dbe2ae3f1de713481a3b3e7c47f357092ee040"
+    assert entry.url("model.safetensors") == (
+        f"https://huggingface.co/facebook/encodec_24khz/resolve/{entry.revision}/model.safetensors"
+    )
+    for name in ("encodec_32khz", "encodec_48khz_hf"):  # no commit known yet: the moving branch, said so
+        assert not REGISTRY[name].pinned and "/resolve/main/" in REGISTRY[name].url("config.json")
+    for entry in (e for e in REGISTRY.values() if e.layout == "hf"):
+        # No per-file sha256 is known yet, so the hub's announced one is what a download is checked against.
+        assert entry.check == ("sha256" if entry.expected_sha256("model.safetensors") else "hub sha256")
 
 
 def test_lm_entries_match_the_specs_lm_checkpoints():
