@@ -91,7 +91,7 @@ def _list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     stdout.write(
         "\nCHECK: how a download is verified. sha256: the whole published hash; sha256 prefix: the 8 hex\n"
         "digits in the file name; hub sha256: the hash the Hugging Face server announces; unpinned: from\n"
-        "the moving main branch, no known commit.\n"
+        "the moving main branch, no known commit; bundled: ships inside ECDC Studio, nothing to download.\n"
     )
     stdout.write(f"\nModels folder: {models_dir()}\n")
     return 0
