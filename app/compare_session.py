@@ -204,8 +204,9 @@ class CompareSession(QObject):
         name = get_spec(self.model_name).name
         return [b for b in bandwidths if self.cache.get(key, name, b) is not None]
 
-    def run_ladder(self, bandwidths: Sequence[float]) -> None:
-        """Encode the source at `bandwidths` (cached rungs are reused) on the model lane."""
+    def run_ladder(self, bandwidths: Sequence[float], opus: Sequence[float] = ()) -> None:
+        """Encode the source at `bandwidths` (cached rungs are reused) on the model lane, then through Opus
+        at the `opus` bitrates."""
         if self.audio is None or self.ladder_running or not bandwidths:
             return
         audio, rate, pool, name, cache = self.audio, self.sample_rate, self.pool, self.model_name, self.cache
@@ -223,6 +224,7 @@ class CompareSession(QObject):
                 cache=cache,
                 source=key,
                 spool=spool,
+                opus=list(opus),
                 progress=progress,
                 cancel=cancel,
             )

@@ -34,7 +34,8 @@ from app.compare_transport import CompareTransport
 from app.ladder_table import LadderTable
 from app.player import Player
 from app.spectrogram_view import SpectrogramView
-from codec.ladder import LadderCache
+from codec.baselines import opus_available
+from codec.ladder import OPUS_MIN_KBPS, LadderCache
 from codec.specs import format_bandwidth, get_spec
 
 SEEK_STEP_S = 1.0
@@ -86,6 +87,17 @@ class CompareWindow(QMainWindow):
             box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             self.bandwidth_boxes[bandwidth] = box
             ladder_row.addWidget(box)
+        self.opus_box = QCheckBox("Opus too")
+        self.opus_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        if opus_available():
+            self.opus_box.setToolTip(
+                f"Add Opus at the same bitrates (from {format_bandwidth(OPUS_MIN_KBPS)} kbps), to A/B and ABX the "
+                "neural codec against the classical one"
+            )
+        else:
+            self.opus_box.setEnabled(False)
+            self.opus_box.setToolTip("Install opus-tools (opusenc, opusdec) to compare with Opus")
+        ladder_row.addWidget(self.opus_box)
         self.encode_button = QPushButton("Encode ladder")
         self.encode_button.setToolTip("Encode the file at every checked bandwidth, decode it and score it")
         self.cancel_button = QPushButton("Cancel")
@@ -245,7 +257,8 @@ class CompareWindow(QMainWindow):
         if not wanted:
             self.status("Check at least one bandwidth.")
             return
-        self.session.run_ladder(wanted)
+        opus = [b for b in wanted if b >= OPUS_MIN_KBPS] if self.opus_box.isChecked() else []
+        self.session.run_ladder(wanted, opus)
 
     def _ladder_started(self) -> None:
         self.encode_button.setEnabled(False)

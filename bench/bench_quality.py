@@ -62,9 +62,9 @@ def run(eval_dir: Path, weights: str | None) -> dict:
             rows.setdefault((clip.kind, f"ours {bandwidth:g}"), []).append(result)
         if opus_available():
             for kbps in OPUS_KBPS:
-                decoded = opus_roundtrip(clip.audio, rate, kbps)
+                decoded, size = opus_roundtrip(clip.audio, rate, kbps)
                 result = score(clip, decoded, rate)
-                result["kbps"] = opus_roundtrip.last_size * 8 / seconds / 1000  # type: ignore[attr-defined]
+                result["kbps"] = size * 8 / seconds / 1000
                 rows.setdefault((clip.kind, f"Opus {kbps:g}"), []).append(result)
         rows.setdefault((clip.kind, "low-pass 4 kHz"), []).append(
             score(clip, lowpass(clip.audio, rate), rate)

@@ -20,15 +20,18 @@ def opus_available() -> bool:
     return shutil.which("opusenc") is not None and shutil.which("opusdec") is not None
 
 
-def opus_roundtrip(audio: np.ndarray, sample_rate: int, kbps: float) -> np.ndarray:
-    """`audio` (float32 mono) through Opus at `kbps`, decoded at `sample_rate`, same length as the input."""
+def opus_roundtrip(audio: np.ndarray, sample_rate: int, kbps: float) -> tuple[np.ndarray, int]:
+    """`audio` ([T] or [C, T] float32) through Opus at `kbps`, decoded at `sample_rate` with the same shape,
+    and the size of the Opus file in bytes."""
     import soundfile as sf
 
     if not opus_available():
         raise CodecError("Opus comparison needs opusenc and opusdec (Debian package opus-tools).")
+    audio = np.asarray(audio, dtype=np.float32)
+    frames = audio if audio.ndim == 1 else audio.T  # soundfile wants [T, C]
     with tempfile.TemporaryDirectory(prefix="ecdc-opus-") as tmp:
         wav, opus, out = Path(tmp) / "in.wav", Path(tmp) / "in.opus", Path(tmp) / "out.wav"
-        sf.write(str(wav), audio, sample_rate, subtype="FLOAT")
+        sf.write(str(wav), frames, sample_rate, subtype="FLOAT")
         try:
             subprocess.run(
                 ["opusenc", "--quiet", "--bitrate", f"{kbps:g}", str(wav), str(opus)],
@@ -42,11 +45,11 @@ def opus_roundtrip(audio: np.ndarray, sample_rate: int, kbps: float) -> np.ndarr
             )
         except subprocess.CalledProcessError as error:
             raise CodecError(f"Opus failed: {error.stderr.decode(errors='replace').strip()}") from None
-        decoded = sf.read(str(out), dtype="float32", always_2d=True)[0].mean(axis=1)
+        decoded = sf.read(str(out), dtype="float32", always_2d=True)[0].T  # [C, T]
         size = opus.stat().st_size
-    decoded = np.pad(decoded, (0, max(0, len(audio) - len(decoded))))[: len(audio)]
-    opus_roundtrip.last_size = size  # type: ignore[attr-defined]
-    return decoded.astype(np.float32)
+    length = audio.shape[-1]
+    decoded = np.pad(decoded, ((0, 0), (0, max(0, length - decoded.shape[-1]))))[:, :length]
+    return (decoded[0] if audio.ndim == 1 else decoded).astype(np.float32), size
 
 
 def lowpass(audio: np.ndarray, sample_rate: int, cutoff_hz: float = 4000.0) -> np.ndarray:

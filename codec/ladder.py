@@ -66,7 +66,32 @@ class LadderRung:
 
     @property
     def label(self) -> str:
-        return f"{format_bandwidth(self.bandwidth)} kbps"
+        prefix = "Opus " if self.model == OPUS else ""
+        return f"{prefix}{format_bandwidth(self.bandwidth)} kbps"
+
+
+#: `LadderRung.model` of a version made by the classical codec, for A/B and ABX against the neural one.
+OPUS = "opus"
+#: Opus cannot code below 6 kbps: the rungs it can stand beside.
+OPUS_MIN_KBPS = 6.0
+
+
+def opus_rung(audio: np.ndarray, sample_rate: int, kbps: float) -> LadderRung:
+    """`audio` [C, T] through Opus at `kbps` (opus-tools), scored like the EnCodec rungs."""
+    from codec.baselines import opus_roundtrip  # noqa: PLC0415
+
+    audio = np.asarray(audio, dtype=np.float32)
+    decoded, size = opus_roundtrip(audio, sample_rate, kbps)
+    return LadderRung(
+        model=OPUS,
+        bandwidth=kbps,
+        num_codebooks=0,
+        ecdc_bytes=size,
+        sample_rate=sample_rate,
+        audio=decoded,
+        si_sdr=si_sdr(audio, decoded),
+        log_mel_distance=log_mel_distance(audio, decoded, sample_rate),
+    )
 
 
 def ecdc_size(encoded: EncodedAudio, lm: Any = None) -> int:
@@ -255,11 +280,13 @@ def encode_ladder(
     source: str | None = None,
     size_of: Callable[[EncodedAudio], int] | None = None,
     spool: Path | None = None,
+    opus: Sequence[float] = (),
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> list[LadderRung]:
     """One `LadderRung` per bandwidth (default: all the model offers), in the order given; with `spool`,
-    made in bounded memory with their audio on disk (see `encode_rung`).
+    made in bounded memory with their audio on disk (see `encode_rung`). Then one Opus rung per kbps of
+    `opus` (`opus_rung`; in memory), for comparing with the classical codec at the same bitrates.
 
     With a `cache` and a `source` key (`source_key(path)`), rungs already in the cache are reused and new
     ones are added. Progress is in thousandths of the whole ladder; `cancel` is checked between and inside
@@ -293,4 +320,7 @@ def encode_ladder(
                 cache.put(source, rung, lm is not None)
         rungs.append(rung)
         report(progress, int(1000 * (index + 1) / len(bandwidths)), 1000)
+    for kbps in opus:
+        check_cancel(cancel)
+        rungs.append(opus_rung(audio, sample_rate, kbps))
     return rungs

@@ -346,3 +346,20 @@ def test_a_long_file_is_compared_with_its_versions_on_disk(open_window, qtbot, m
     assert window.player.engine.source_count == 2
     window.session.request_image(1, "difference", "mel")
     qtbot.waitUntil(lambda: (1, "difference") in window.session._spectrograms)
+
+
+def test_opus_versions_stand_beside_the_rungs(window, qtbot):
+    from codec.baselines import opus_available
+
+    if not opus_available():
+        assert not window.opus_box.isEnabled() and "opus-tools" in window.opus_box.toolTip()
+        pytest.skip("opus-tools is not installed")
+    window.opus_box.setChecked(True)
+    window.set_checked_bandwidths([1.5, 6.0])
+    qtbot.mouseClick(window.encode_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.session.version_count() == 4 and window.encode_button.isEnabled())
+    opus = window.session.rungs[-1]
+    assert opus.label == "Opus 6 kbps" and window.table.text(3, 1) == "Opus 6 kbps"  # none at 1.5: below Opus
+    assert opus.audio.shape == window.session.audio.shape  # sample-aligned for A/B and ABX
+    assert opus.bitrate_kbps > 0 and np.isfinite(opus.si_sdr)
+    assert window.player.engine.source_count == 4
