@@ -33,7 +33,7 @@ AUDIO_OUTPUTS = (".wav", ".flac")
 BITS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 MODEL_CHOICES = ("24khz", "48khz", "32khz")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-COMMANDS = ("info", "models")
+COMMANDS = ("info", "models", "tokenize", "detokenize")
 
 DESCRIPTION = """\
 High fidelity neural audio codec (Meta's EnCodec).
@@ -201,6 +201,9 @@ def get_command_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_models_parser(sub)
+    from codec.cli.tokenize import add_tokenize_parsers  # noqa: PLC0415
+
+    add_tokenize_parsers(sub, _model_name, _bandwidth, DEVICE_CHOICES)
     return parser
 
 
@@ -574,6 +577,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = get_command_parser().parse_args(argv)
             if args.command == "info":
                 return run_info(args, stdout, stderr)
+            if args.command in ("tokenize", "detokenize"):
+                from codec.cli import tokenize  # noqa: PLC0415
+
+                run = tokenize.run_tokenize if args.command == "tokenize" else tokenize.run_detokenize
+                return run(args, stderr)
             from codec.cli.models import run_models  # noqa: PLC0415
 
             return run_models(args)
