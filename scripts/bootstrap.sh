@@ -39,7 +39,7 @@ install_python_packages() {
     local pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
     # torch first, pinned: an unpinned torch pulls several GB of CUDA wheels on Linux.
     if [ "$(uname -s)" = "Linux" ]; then "${pip[@]}" torch==2.13.0; else "${pip[@]}" torch; fi
-    "${pip[@]}" -e ".[gui,test,package]"
+    "${pip[@]}" -e ".[gui,test,package,tokenize]"
     # Test oracle: Meta's reference implementation, without its torchaudio dependency.
     "${pip[@]}" --no-deps encodec==0.1.1
     echo "$stamp_want" > .venv/.setup-stamp

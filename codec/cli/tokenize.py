@@ -88,6 +88,10 @@ class _Status:
         self.stream.write(text + "\n")
 
 
+def _audio(seconds: float) -> str:
+    return f"{seconds:.1f} s audio" if seconds < 360 else f"{seconds / 3600:.2f} h audio"
+
+
 def _bar(done: int, total: int, width: int = 24) -> str:
     filled = width * done // total if total else width
     return "[" + "#" * filled + "-" * (width - filled) + "]"
@@ -96,7 +100,9 @@ def _bar(done: int, total: int, width: int = 24) -> str:
 def run_tokenize(args: argparse.Namespace, stderr: TextIO) -> int:
     from codec.device import resolve_device  # noqa: PLC0415
     from codec.specs import get_spec  # noqa: PLC0415
-    from codec.tokenize.config import TokenizeConfig  # noqa: PLC0415
+    from codec.tokenize.config import TokenizeConfig, require  # noqa: PLC0415
+
+    require("pyarrow")
     from codec.tokenize.pipeline import TokenizeProgress, tokenize  # noqa: PLC0415
 
     spec = get_spec(args.model)
@@ -121,8 +127,8 @@ def run_tokenize(args: argparse.Namespace, stderr: TextIO) -> int:
     def progress(state: TokenizeProgress) -> None:
         status.show(
             f"{_bar(state.clips_done, state.clips_total)} files {state.clips_done}/{state.clips_total}"
-            f" ({state.clips_failed} failed), {state.audio_seconds / 3600:.3f} h audio,"
-            f" {state.hours_per_second * 3600:.1f} h/h"
+            f" ({state.clips_failed} failed), {_audio(state.audio_seconds)},"
+            f" {state.realtime_factor:.1f} h/h"
         )
 
     summary = tokenize(
@@ -142,7 +148,7 @@ def run_tokenize(args: argparse.Namespace, stderr: TextIO) -> int:
     message = f"{args.out}: {state.shards_done} shards written"
     if state.shards_skipped:
         message += f", {state.shards_skipped} already done"
-    message += f"; {state.audio_seconds / 3600:.3f} h audio in {state.elapsed_s:.1f} s ({state.hours_per_second * 3600:.1f} h/h)"
+    message += f"; {_audio(state.audio_seconds)} in {state.elapsed_s:.1f} s ({state.realtime_factor:.1f} h/h)"
     if state.clips_failed:
         message += f"; {state.clips_failed} files failed, listed in {args.out / 'errors'}"
     status.done(message)
@@ -151,6 +157,9 @@ def run_tokenize(args: argparse.Namespace, stderr: TextIO) -> int:
 
 def run_detokenize(args: argparse.Namespace, stderr: TextIO) -> int:
     from codec.device import resolve_device  # noqa: PLC0415
+    from codec.tokenize.config import require  # noqa: PLC0415
+
+    require("pyarrow")
     from codec.tokenize.detokenize import detokenize  # noqa: PLC0415
 
     resolve_device(args.device)
@@ -159,9 +168,7 @@ def run_detokenize(args: argparse.Namespace, stderr: TextIO) -> int:
 
     def progress(files: int, seconds: float) -> None:
         elapsed = time.monotonic() - started
-        status.show(
-            f"files {files}, {seconds / 3600:.3f} h audio, {seconds / elapsed if elapsed else 0:.1f}x real time"
-        )
+        status.show(f"files {files}, {_audio(seconds)}, {seconds / elapsed if elapsed else 0:.1f}x real time")
 
     summary = detokenize(
         args.src,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from codec.tokenize.config import ENGINES, TokenizeConfig
+from codec.tokenize.config import ENGINES, TokenizeConfig, TokenizeError
 
 _LAZY = {
     "tokenize": "codec.tokenize.pipeline",
@@ -19,13 +19,12 @@ _LAZY = {
     "TokenizeSummary": "codec.tokenize.pipeline",
     "detokenize": "codec.tokenize.detokenize",
     "DetokenizeSummary": "codec.tokenize.detokenize",
-    "TokenizeError": "codec.tokenize.shards",
     "encoded_of": "codec.tokenize.shards",
     "SourceError": "codec.tokenize.sources",
     "open_source": "codec.tokenize.sources",
 }
 
-__all__ = ["ENGINES", "TokenizeConfig", *_LAZY]
+__all__ = ["ENGINES", "TokenizeConfig", "TokenizeError", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from codec.errors import CodecError
+
+INSTALL_HINT = "pip install 'encodec-studio[tokenize]'"
+
+
+class TokenizeError(CodecError):
+    """A tokenize or detokenize run that cannot proceed (a mismatched output folder, a bad shard)."""
+
+
+def require(module: str) -> None:
+    """Import an optional dependency, or raise a one-line `TokenizeError` saying how to install it."""
+    import importlib  # noqa: PLC0415
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise TokenizeError(
+            f"This needs {module.split('.')[0]}, which is not installed: {INSTALL_HINT}."
+        ) from None
+
+
 ENGINES = ("inline", "local", "ray")
 DEFAULT_SHARD_SIZE = 256
 # Clips longer than this stream through the encoder block by block (the compress path) in flat memory;

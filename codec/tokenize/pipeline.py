@@ -9,6 +9,8 @@ leave two copies, and the engines differ only in where `ShardWorker.run` execute
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -19,12 +21,18 @@ from codec.errors import CodecError
 from codec.fileio import StrPath
 from codec.progress import CancelToken, check_cancel
 from codec.specs import get_spec
-from codec.tokenize.config import BATCH_SAMPLES, DEFAULT_SHARD_SIZE, ENGINES, TokenizeConfig
+from codec.tokenize.config import (
+    BATCH_SAMPLES,
+    DEFAULT_SHARD_SIZE,
+    ENGINES,
+    TokenizeConfig,
+    TokenizeError,
+    require,
+)
 from codec.tokenize.shards import (
     ERRORS_SCHEMA,
     FORMAT_VERSION,
     SCHEMA,
-    TokenizeError,
     data_path,
     errors_path,
     row_of,
@@ -59,8 +67,9 @@ class TokenizeProgress:
     elapsed_s: float = 0.0
 
     @property
-    def hours_per_second(self) -> float:
-        return self.audio_seconds / 3600 / self.elapsed_s if self.elapsed_s else 0.0
+    def realtime_factor(self) -> float:
+        """Audio hours coded per hour of wall time (seconds per second) in this run."""
+        return self.audio_seconds / self.elapsed_s if self.elapsed_s else 0.0
 
 
 @dataclass(frozen=True)
@@ -72,10 +81,19 @@ class TokenizeSummary:
     shards_written: list[int] = field(default_factory=list)
 
 
+ONEDNN_CACHE = 4
+
+
 class ShardWorker:
     """Loads the model once; turns shards of clips into Parquet bytes. One per process or Ray actor."""
 
     def __init__(self, config: TokenizeConfig) -> None:
+        # oneDNN caches compiled convolutions per input shape, and every clip length is a new shape: with
+        # its default capacity (1024) a worker's memory grew all run long (468 -> 567 MB over 1100 short
+        # clips), with 64 still slowly, with 4 it levels off (bench/bench_tokenize.py --memory). Creating
+        # a primitive costs far less than running it; the cache changes no result. oneDNN reads this when
+        # the process's first convolution runs, so a fresh worker process (local, Ray) honours it.
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE))
         import torch  # noqa: PLC0415
 
         from codec.api import load_model  # noqa: PLC0415
@@ -156,9 +174,15 @@ ShardIterator = Iterator[Shard]
 
 
 def _inline(config: TokenizeConfig, shards: ShardIterator, workers: int, **_: Any) -> Iterator[ShardResult]:
-    worker = ShardWorker(config)
-    for index, clips in shards:
-        yield worker.run(index, clips)
+    import torch  # noqa: PLC0415
+
+    previous = torch.get_num_threads()  # the worker sets the thread count: give the caller theirs back
+    try:
+        worker = ShardWorker(config)
+        for index, clips in shards:
+            yield worker.run(index, clips)
+    finally:
+        torch.set_num_threads(previous)
 
 
 _PROCESS_WORKER: ShardWorker | None = None
@@ -246,18 +270,16 @@ def _ray(
     device is CUDA). Ray restarts an actor whose process dies and retries its shard."""
     import pickle  # noqa: PLC0415
 
-    try:
-        import ray  # noqa: PLC0415
-        import ray.data  # noqa: PLC0415
-    except ImportError:
-        raise TokenizeError(
-            "The Ray engine needs Ray: pip install 'encodec-studio[tokenize]' (or 'ray[data]')."
-        ) from None
+    require("ray.data")
+    import ray  # noqa: PLC0415
+    import ray.data  # noqa: PLC0415
+
     started = False
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         started = True
     try:
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # one INFO line per run is noise here
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
@@ -268,7 +290,7 @@ def _ray(
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _RayShardActor,
             batch_size=1,
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=max(1, config.threads) if not gpus else 1,
             num_gpus=gpus,
             fn_constructor_kwargs={"config": config},

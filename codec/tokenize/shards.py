@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
@@ -25,6 +26,7 @@ from codec.errors import CodecError
 from codec.fileio import StrPath, atomic_write
 from codec.models.encodec import EncodedAudio
 from codec.specs import get_spec
+from codec.tokenize.config import TokenizeError
 
 MANIFEST = "tokenize.json"
 DATA_DIR = "data"
@@ -50,10 +52,6 @@ SCHEMA = pa.schema(
     ]
 )
 ERRORS_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string()), ("reason", pa.string())])
-
-
-class TokenizeError(CodecError):
-    """A tokenize or detokenize run that cannot proceed (a mismatched output folder, a bad shard)."""
 
 
 def shard_name(index: int) -> str:
@@ -84,7 +82,7 @@ def row_of(
         "num_samples": encoded.length,
         "num_frames": int(codes.shape[-1]),
         "num_codebooks": encoded.num_codebooks,
-        "codes": codes.to(torch.int16).tolist(),
+        "codes": codes.to(torch.int16).numpy(),  # [K, T]; `table_bytes` builds the list column from it
         "segment_frames": [int(c.shape[-1]) for c in encoded.codes] if segmented else None,
         "scales": list(encoded.scales) if encoded.scales is not None else None,
         "source_sample_rate": source_rate,
@@ -96,7 +94,7 @@ def encoded_of(row: dict[str, Any]) -> EncodedAudio:
     """The `EncodedAudio` a row holds (what `model.decode` takes)."""
     try:
         spec = get_spec(row["model"])
-        codes = torch.tensor(row["codes"], dtype=torch.int64)
+        codes = torch.as_tensor(np.asarray(row["codes"], dtype=np.int64))
         if codes.dim() != 2 or codes.shape[-1] != row["num_frames"]:
             raise ValueError("codes do not match num_frames")
         if codes.numel() and (codes.min() < 0 or codes.max() >= spec.codebook_size):
@@ -113,12 +111,42 @@ def encoded_of(row: dict[str, Any]) -> EncodedAudio:
         raise TokenizeError(f"Row {row.get('id')!r} is not a valid tokenized clip ({exc}).") from None
 
 
+def _codes_column(arrays: list[np.ndarray]) -> pa.Array:
+    """list<list<int16>> from [K, T] int16 arrays, without a Python object per code (an hour at 24 kbps
+    is 8.6 million codes)."""
+    values = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0, np.int16)
+    inner = np.concatenate([[0], np.cumsum([a.shape[1] for a in arrays for _ in range(a.shape[0])])])
+    outer = np.concatenate([[0], np.cumsum([a.shape[0] for a in arrays])])
+    rows = pa.ListArray.from_arrays(pa.array(inner, pa.int32()), pa.array(values, pa.int16()))
+    return pa.ListArray.from_arrays(pa.array(outer, pa.int32()), rows)
+
+
 def table_bytes(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
     """A Parquet file's bytes (built where the work ran; written by whoever owns the output folder)."""
-    table = pa.Table.from_pylist(rows, schema=schema)
+    if "codes" in schema.names:
+        others = pa.schema([f for f in schema if f.name != "codes"])
+        table = pa.Table.from_pylist(
+            [{k: v for k, v in r.items() if k != "codes"} for r in rows], schema=others
+        )
+        codes = _codes_column([r["codes"] for r in rows]).cast(schema.field("codes").type)
+        table = table.add_column(schema.get_field_index("codes"), schema.field("codes"), codes)
+    else:
+        table = pa.Table.from_pylist(rows, schema=schema)
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
+
+
+def _codes_array(value: pa.ListScalar) -> np.ndarray:
+    """A row's codes as an int16 [K, T] array (ragged or null codes come back as a list for
+    `encoded_of` to refuse)."""
+    if not value.is_valid:
+        return np.zeros((0, 0), np.int16)
+    rows = value.values
+    lengths = set(rows.value_lengths().to_pylist()) if len(rows) else set()
+    if len(lengths) > 1 or rows.null_count:
+        return np.asarray(rows.to_pylist(), dtype=object)
+    return rows.flatten().to_numpy(zero_copy_only=False).reshape(len(rows), -1).astype(np.int16, copy=False)
 
 
 def write_bytes(path: Path, data: bytes, overwrite: bool) -> None:
@@ -168,6 +196,12 @@ def iter_rows(files: Iterable[Path], batch_rows: int = 64) -> Iterable[dict[str,
         try:
             parquet = pq.ParquetFile(file)
             for batch in parquet.iter_batches(batch_size=batch_rows):
-                yield from batch.to_pylist()
+                names = [n for n in batch.schema.names if n != "codes"]
+                plain = batch.select(names).to_pylist()
+                codes = batch.column("codes") if "codes" in batch.schema.names else None
+                for index, row in enumerate(plain):
+                    if codes is not None:
+                        row["codes"] = _codes_array(codes[index])
+                    yield row
         except (OSError, pa.ArrowException) as exc:
             raise TokenizeError(f"Cannot read {file} as a tokenized shard ({exc}).") from None

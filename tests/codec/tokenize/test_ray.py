@@ -89,28 +89,38 @@ def cluster():
         "PYTHONPATH": str(REPO),  # the workers import this checkout's `codec`
         "OMP_NUM_THREADS": "1",
         "RAY_USAGE_STATS_ENABLED": "0",
+        # A private cluster on 127.0.0.1: no auth token (Ray >= 2.5x would otherwise use or create
+        # ~/.ray/auth_token, and a driver without it cannot connect).
+        "RAY_AUTH_MODE": "disabled",
         "RAY_DISABLE_IMPORT_WARNING": "1",
     }
     common = ["--num-cpus", "1", "--num-gpus", "0", "--disable-usage-stats", "--block"]
     store = ["--object-store-memory", str(80 * 1024 * 1024)]
+    logs = [Path(temp) / "head.log", Path(temp) / "second.log"]
     head = subprocess.Popen(
         [str(RAY), "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
          "--include-dashboard", "false", "--temp-dir", temp, *store, *common],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=logs[0].open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     started = [head]
+    previous_auth = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # for this process's driver, as for the probes
     try:
         address = f"127.0.0.1:{port}"
-        _wait_for_nodes(address, 1, env)
+        _wait_for_nodes(address, 1, env, logs)
         second = subprocess.Popen(
             [str(RAY), "start", "--address", address, "--node-ip-address", "127.0.0.1",
              "--resources", '{"second_node": 1}', *store, *common],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, stdout=logs[1].open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         started.append(second)
-        _wait_for_nodes(address, 2, env)
+        _wait_for_nodes(address, 2, env, logs)
         yield address, started
     finally:
+        if previous_auth is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous_auth
         pids = [pid for process in started for pid in _descendants(process.pid)]
         for process in started:
             process.send_signal(signal.SIGTERM)
@@ -122,12 +132,15 @@ def cluster():
         _kill(pids)  # anything the --block processes left behind, by PID
 
 
-def _wait_for_nodes(address: str, count: int, env: dict[str, str], timeout: float = 120) -> None:
+def _wait_for_nodes(
+    address: str, count: int, env: dict[str, str], logs: list[Path], timeout: float = 240
+) -> None:
     probe = (
         f"import ray; ray.init(address={address!r}, log_to_driver=False, configure_logging=False);"
         "print(sum(n['Alive'] for n in ray.nodes()))"
     )
     deadline = time.monotonic() + timeout
+    result = None
     while time.monotonic() < deadline:
         result = subprocess.run(
             [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=timeout
@@ -135,7 +148,10 @@ def _wait_for_nodes(address: str, count: int, env: dict[str, str], timeout: floa
         if result.returncode == 0 and result.stdout.strip().splitlines()[-1:] == [str(count)]:
             return
         time.sleep(1)
-    raise RuntimeError(f"the Ray cluster at {address} did not reach {count} nodes")
+    tails = "\n".join(f"--- {log.name}:\n{log.read_text()[-2000:]}" for log in logs if log.exists())
+    raise RuntimeError(
+        f"the Ray cluster at {address} did not reach {count} nodes; last probe: {result.stderr[-800:] if result else ''}\n{tails}"
+    )
 
 
 @pytest.fixture(scope="module")
