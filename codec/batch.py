@@ -76,17 +76,27 @@ def _padded(units: list[torch.Tensor], indices: list[int]) -> torch.Tensor:
 @torch.inference_mode()
 def encode_batch(
     model: EncodecModel,
-    clips: Sequence[torch.Tensor],
+    clips: Sequence[torch.Tensor] | torch.Tensor,
     bandwidth: float,
     *,
+    lengths: Sequence[int] | None = None,
     batch_size: int | None = None,
     exact: bool = True,
 ) -> list[EncodedAudio]:
     """Encode each `[C, T]` clip (model rate and channels); the same result as `model.encode` on each alone.
 
-    `batch_size` bounds how many clips (48 kHz: 1 s segments) run together; `exact=False` also batches the
-    LSTM and the quantizer, faster on accelerators but no longer bit-identical to `model.encode`.
+    `clips` is a list of clips, or a padded batch `[B, C, T]` with each clip's `lengths`. `batch_size`
+    bounds how many clips (48 kHz: 1 s segments) run together; `exact=False` also batches the LSTM and the
+    quantizer, faster on accelerators but no longer bit-identical to `model.encode`.
     """
+    if isinstance(clips, torch.Tensor):
+        if clips.dim() != 3 or lengths is None or len(lengths) != clips.shape[0]:
+            raise ValueError(
+                "A padded batch is shaped [batch, channels, samples] and needs one length per clip."
+            )
+        if any(not 0 < n <= clips.shape[-1] for n in lengths):
+            raise ValueError(f"Lengths must lie in 1..{clips.shape[-1]} (the padded batch's length).")
+        clips = [clip[:, :n] for clip, n in zip(clips, lengths)]
     spec = model.spec
     num_codebooks = spec.codebooks_for_bandwidth(bandwidth)
     batch_size = batch_size or default_batch_size(model)

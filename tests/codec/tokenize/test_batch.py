@@ -97,6 +97,22 @@ def test_inexact_mode_batches_the_lstm_and_stays_close(random_model):
     assert same / total > 0.98  # rounding flips a few near-ties, nothing more
 
 
+def test_a_padded_batch_with_lengths(random_model):
+    model = random_model("encodec_24khz")
+    lengths = [HOP * 12 + 3, 2_000, HOP * 20]
+    clips = _clips(1, lengths, seed=4)
+    padded = torch.zeros(3, 1, max(lengths))
+    for row, clip in enumerate(clips):
+        padded[row, :, : clip.shape[-1]] = clip
+    padded[0, :, lengths[0] :] = 1.0  # what lies past a clip's length must not matter
+    for clip, item in zip(clips, encode_batch(model, padded, 6.0, lengths=lengths, batch_size=3)):
+        assert _same(model.encode(clip, 6.0), item)
+    with pytest.raises(ValueError, match="one length per clip"):
+        encode_batch(model, padded, 6.0)
+    with pytest.raises(ValueError, match="Lengths must lie"):
+        encode_batch(model, padded, 6.0, lengths=[1, 2, max(lengths) + 1])
+
+
 def test_empty_and_wrong_inputs(random_model):
     model = random_model("encodec_24khz")
     assert encode_batch(model, [], 6.0) == []
