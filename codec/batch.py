@@ -18,8 +18,10 @@ parts that stay exact are batched, which was measured, not assumed (tests/codec/
 - Decoding (24 kHz): the LSTM runs clip by clip, the upsampling stack, which is causal, runs on the batch
   padded on the right. 48 kHz clips decode through `model.decode`, which already batches segments.
 
-On one CPU core batching the convolutions buys little (activations of one clip already fill the cache);
-`batch_size` defaults to 1 on the CPU and 16 elsewhere. See bench/bench_tokenize.py for measurements.
+On a CPU batching does not pay: one clip's activations already fill the cache, and padded batches of
+8 clips of 1-5 s ran at half the speed of one clip at a time (bench/bench_tokenize.py). `batch_size`
+therefore defaults to 1 on the CPU, which runs exactly the ops of `model.encode` (measured as fast), and
+to 16 on an accelerator, where batching is what makes it pay (not measured here: no GPU was available).
 """
 
 from __future__ import annotations
