@@ -246,17 +246,22 @@ def _local(
 
 
 class _RayShardActor:
-    """A Ray Data actor: one `ShardWorker` (model loaded once) per actor."""
+    """A Ray Data actor: one `ShardWorker` (model loaded once) per actor. It fetches each shard's clips
+    from the source itself, so audio bytes of a dataset never pile up in the driver."""
 
-    def __init__(self, config: TokenizeConfig) -> None:
+    def __init__(self, config: TokenizeConfig, source: Source) -> None:
         self.worker = ShardWorker(config)
+        self.source = source
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import pickle  # noqa: PLC0415
 
         import numpy as np  # noqa: PLC0415
 
-        results = [self.worker.run(int(i), pickle.loads(c)) for i, c in zip(batch["shard"], batch["clips"])]
+        results = [
+            self.worker.run(int(i), self.source.items(int(a), int(b)))
+            for i, a, b in zip(batch["shard"], batch["start"], batch["stop"])
+        ]
         return {
             "shard": np.array([r.index for r in results], dtype=np.int64),
             "result": np.array([pickle.dumps(r) for r in results], dtype=object),
@@ -264,16 +269,28 @@ class _RayShardActor:
 
 
 def _ray(
-    config: TokenizeConfig, shards: ShardIterator, workers: int, address: str | None = None, **_: Any
+    config: TokenizeConfig,
+    shards: ShardIterator,
+    workers: int,
+    address: str | None = None,
+    source: Source | None = None,
+    ranges: list[tuple[int, int, int]] | None = None,
+    **_: Any,
 ) -> Iterator[ShardResult]:
-    """Ray Data: `map_batches` over shards with a pool of `workers` actors (one GPU each when the
-    device is CUDA). Ray restarts an actor whose process dies and retries its shard."""
+    """Ray Data: `map_batches` over shard ranges with a pool of `workers` actors (one GPU each when the
+    device is CUDA). Ray restarts an actor whose process dies and retries its shard. The source travels
+    to each actor once (a file list, or a dataset: by reference to its Arrow files when it was loaded
+    from disk), so inputs must be readable at the same paths on every node."""
     import pickle  # noqa: PLC0415
 
     require("ray.data")
     import ray  # noqa: PLC0415
     import ray.data  # noqa: PLC0415
 
+    if source is None or ranges is None:
+        raise TokenizeError("The Ray engine needs the source and the shard ranges.")
+    if not ranges:
+        return
     started = False
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -283,9 +300,7 @@ def _ray(
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        items = [{"shard": index, "clips": pickle.dumps(clips)} for index, clips in shards]
-        if not items:
-            return
+        items = [{"shard": index, "start": start, "stop": stop} for index, start, stop in ranges]
         gpus = 1 if config.device.startswith("cuda") else 0
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _RayShardActor,
@@ -293,7 +308,7 @@ def _ray(
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=max(1, config.threads) if not gpus else 1,
             num_gpus=gpus,
-            fn_constructor_kwargs={"config": config},
+            fn_constructor_kwargs={"config": config, "source": source},
         )  # Ray Data's actor pools restart dead actors and retry their tasks by default (max_restarts=-1)
         for batch in dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=0):
             for blob in batch["result"]:
@@ -367,7 +382,8 @@ def tokenize(
     written: list[int] = []
     if not pending:
         return TokenizeSummary(out, state, engine, workers)
-    runner = _ENGINES[engine](config, shards(), workers, address=address)
+    ranges = [(i, i * shard_size, min(count, (i + 1) * shard_size)) for i in pending]
+    runner = _ENGINES[engine](config, shards(), workers, address=address, source=source, ranges=ranges)
     try:
         for result in runner:
             check_cancel(cancel)

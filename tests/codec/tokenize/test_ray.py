@@ -219,3 +219,28 @@ def test_two_node_ray_cluster_matches_local_and_survives_a_killed_worker(
     assert len({row["id"] for row in ray_rows}) == CLIPS  # nothing lost, nothing twice
     assert ray_rows == local_rows
     assert not list((tmp_path / "ray").rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_ray_reads_a_datasets_dataset_on_the_workers(cluster, corpus, tmp_path, checkpoint):
+    """Rows with embedded audio bytes: the actors fetch them from the dataset, the driver never does."""
+    datasets = pytest.importorskip("datasets")
+    files = sorted(corpus.glob("clip00[0-2]*.wav"))
+    dataset = datasets.Dataset.from_dict(
+        {"audio": [{"bytes": f.read_bytes(), "path": None} for f in files], "name": [f.name for f in files]}
+    ).cast_column("audio", datasets.Audio())
+    config = TokenizeConfig(weights=str(checkpoint("encodec_24khz")))
+    tokenize(dataset, tmp_path / "inline", config, shard_size=8, id_column="name")
+    tokenize(
+        dataset,
+        tmp_path / "ray",
+        config,
+        engine="ray",
+        workers=2,
+        address=cluster[0],
+        shard_size=8,
+        id_column="name",
+    )
+    ray_rows = pq.read_table(tmp_path / "ray" / "data").to_pylist()
+    assert len(ray_rows) == len(files) == 30
+    assert ray_rows == pq.read_table(tmp_path / "inline" / "data").to_pylist()
