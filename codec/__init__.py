@@ -29,6 +29,8 @@ _LAZY = {
     "load_model": "codec.api",
     "load_lm": "codec.api",
     "resolve_device": "codec.device",
+    "encode_batch": "codec.batch",
+    "decode_batch": "codec.batch",
 }
 
 __all__ = [

@@ -31,7 +31,7 @@ pip_steps() {
     # torch first, pinned: an unpinned torch pulls several GB of CUDA wheels on Linux.
     if [ "$(uname -s)" = "Linux" ]; then echo "torch==2.13.0"; else echo "torch"; fi
     if [ "$level" = test ]; then
-        echo "-e .[gui,test,package]"
+        echo "-e .[gui,test,package,tokenize]"
         # Test oracle: Meta's reference implementation, without its torchaudio dependency.
         echo "--no-deps encodec==0.1.1"
     else

@@ -33,7 +33,7 @@ AUDIO_OUTPUTS = (".wav", ".flac")
 BITS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 MODEL_CHOICES = ("24khz", "48khz", "32khz", "small")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-COMMANDS = ("info", "models", "train")
+COMMANDS = ("info", "models", "train", "tokenize", "detokenize")
 
 DESCRIPTION = """\
 High fidelity neural audio codec (Meta's EnCodec).
@@ -207,6 +207,9 @@ def get_command_parser() -> argparse.ArgumentParser:
     from codec.cli.train import add_train_parser  # noqa: PLC0415
 
     add_train_parser(sub)
+    from codec.cli.tokenize import add_tokenize_parsers  # noqa: PLC0415
+
+    add_tokenize_parsers(sub, _model_name, _bandwidth, DEVICE_CHOICES)
     return parser
 
 
@@ -591,6 +594,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from codec.cli.train import run_train  # noqa: PLC0415
 
                 return run_train(args)
+            if args.command in ("tokenize", "detokenize"):
+                from codec.cli import tokenize  # noqa: PLC0415
+
+                run = tokenize.run_tokenize if args.command == "tokenize" else tokenize.run_detokenize
+                return run(args, stderr)
             from codec.cli.models import run_models  # noqa: PLC0415
 
             return run_models(args)
