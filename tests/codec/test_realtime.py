@@ -144,3 +144,37 @@ def test_non_causal_models_are_refused():
         StreamingEncoder(model, 6.0)
     with pytest.raises(NotStreamableError, match="segment"):
         StreamingDecoder(model)
+
+
+def test_short_lstm_steps_match_the_full_lstm():
+    from codec.modules.lstm import SLSTM
+
+    torch.manual_seed(0)
+    layer = SLSTM(64).eval()
+    x = torch.randn(1, 64, 12)
+    with torch.inference_mode():
+        whole = layer(x)
+        first, state = layer.forward_with_state(x[..., :5])  # no state: torch's LSTM
+        pieces = [first]
+        for start in (5, 6, 9):  # blocks of 1 and 3 frames with state: the step-by-step cell
+            stop = {5: 6, 6: 9, 9: 12}[start]
+            piece, state = layer.forward_with_state(x[..., start:stop], state)
+            pieces.append(piece)
+    torch.testing.assert_close(torch.cat(pieces, dim=-1), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_cached_transposed_conv_matrix_follows_the_weight():
+    from codec.modules.conv import conv_transpose1d_overlap
+
+    weight = torch.randn(8, 4, 6, requires_grad=True)
+    x = torch.randn(1, 8, 5)
+
+    def reference(w):
+        return torch.nn.functional.conv_transpose1d(x, w, None, 3)
+
+    with torch.no_grad():
+        torch.testing.assert_close(conv_transpose1d_overlap(x, weight, 3), reference(weight))
+        weight.mul_(2)  # an in-place update (an optimiser step) must not reuse the old matrix
+        torch.testing.assert_close(conv_transpose1d_overlap(x, weight, 3), reference(weight))
+    conv_transpose1d_overlap(x, weight, 3).sum().backward()  # training: gradients reach the weight
+    assert weight.grad is not None and weight.grad.abs().sum() > 0
