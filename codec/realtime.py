@@ -55,7 +55,7 @@ class NotStreamableError(CodecError, ValueError):
 
 def _check_streamable(model: EncodecModel) -> None:
     spec = model.spec
-    if not spec.causal or spec.norm == "time_group_norm" or spec.segment is not None:
+    if not spec.streams_frames:
         raise NotStreamableError(
             f"{spec.name} is not causal and cannot stream frame by frame; "
             "use encode_stream/decode_stream, which code independent segments (latency of one segment)."
