@@ -1,16 +1,21 @@
-"""The Live engine: a duplex sounddevice stream, two ring buffers and a worker thread running `LiveProcessor`.
+"""The Live engine: an input and an output sounddevice stream, two ring buffers, a worker running `LiveProcessor`.
 
-The audio callback only moves buffers: input block into the input ring, output ring into the output block,
-and counts what went wrong (input ring full = over-run, output ring empty = under-run, PortAudio's own
-flags). Everything else, codec, resampling, recording and level meters, runs on the worker thread. No Qt
-here: the view polls `stats()`.
+The audio callbacks only move buffers (the input stream's block into the input ring, the output ring into
+the output stream's block) and count what went wrong: input ring full = over-run, output ring empty =
+under-run, and PortAudio's own flags. Everything else, codec, resampling, recording and level meters, runs on
+the worker thread. No Qt here: the view polls `stats()`.
+
+Two streams rather than one duplex stream: the devices may belong to different hosts, and a duplex stream
+moves input only at the output's pace, so a backlog at start (ALSA's pulse plugin starts slowly on a busy
+machine) would stay as latency for good. Here the input drains at its own pace and the worker keeps the
+output ring near its cushion, dropping the excess (counted) after a stall.
 
 Latency on screen is measured, not assumed: every output sample is known to render one input sample (the
-processor keeps them aligned), so at each callback the engine knows which input sample it is playing and how
-long ago it came in: the device's own in-to-out time (PortAudio's ADC/DAC timestamps, or the stream's
-reported latencies where the host gives no timestamps) plus the samples in flight in between.
+processor keeps them aligned), so each output callback knows which input sample it is playing and when that
+sample was captured: PortAudio's ADC/DAC timestamps when the host gives them, else the callback times plus
+the streams' reported latencies, plus the samples in flight in between.
 
-The stream runs at the model's rate when both devices accept it, otherwise at the input device's default rate
+The streams run at the model's rate when both devices accept it, otherwise at the input device's default rate
 with soxr streaming resamplers on the worker (their few milliseconds are not in the measured figure).
 """
 
@@ -38,6 +43,9 @@ from codec.models.encodec import EncodecModel
 INPUT_RING_S = 2.0
 #: The worker is "behind" when it needs this share of real time or more to process its input.
 BEHIND_LOAD = 0.9
+#: Above this load the worker takes one more frame per step, below the other one frame less.
+STEP_UP_LOAD = 0.8
+STEP_DOWN_LOAD = 0.4
 #: Recent under-runs within this many seconds keep the "cannot keep up" warning on.
 BEHIND_HOLD_S = 3.0
 
@@ -55,6 +63,8 @@ class LiveConfig:
     buffer_s: float = 0.04
     #: Frames per callback; None: one codec frame (hop) at the stream's rate.
     blocksize: int | None = None
+    #: Most codec frames the worker processes per step when the machine is busy (each adds a frame of latency).
+    max_step_frames: int = 4
     #: PortAudio's suggested device latency ("low", "high" or seconds).
     device_latency: float | str = "low"
     #: Record the codes of the take to this `.ecdc` (at `bandwidth` at Start), written atomically on Stop.
@@ -80,6 +90,8 @@ class LiveStats:
     #: Processing time / audio time on the worker (smoothed); above 1 the machine cannot keep up.
     load: float = 0.0
     behind: bool = False
+    #: Codec frames per worker step (more when the machine is busy).
+    step_frames: int = 1
     seconds: float = 0.0
     error: str = ""
 
@@ -136,7 +148,8 @@ class LiveEngine:
         self.spec = model.spec
         self._sd = backend
         self._lock = threading.Lock()
-        self._stream: Any = None
+        self._input: Any = None
+        self._output: Any = None
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -196,8 +209,9 @@ class LiveEngine:
             self._resample_out = soxr.ResampleStream(spec.sample_rate, rate, channels, dtype="float32")
         hop = max(1, round(spec.hop_length * rate / spec.sample_rate))
         self._hop = hop
+        self._step = hop  # input samples the worker waits for (adapts between 1 and max_step_frames hops)
         self._cushion = max(0, round(config.buffer_s * rate))
-        self._guard = self._cushion + 4 * max(hop, config.blocksize or hop)
+        self._guard = self._cushion + (config.max_step_frames + 4) * max(hop, config.blocksize or hop)
         self._in_ring = RingBuffer(int(INPUT_RING_S * rate), channels)
         self._out_ring = RingBuffer(int(INPUT_RING_S * rate) + self._cushion, channels)
         self._bandwidth = config.bandwidth
@@ -214,29 +228,26 @@ class LiveEngine:
         self.processed = 0
         self._output_started = False
         self._out_offset = 0  # output ring frame n renders input frame n + offset
-        self._device_latency = 0.0
+        self._input_latency = self._output_latency = 0.0
+        self._in_mark: tuple[int, float | None, float] = (0, None, time.monotonic())
         self._wav: _WavTake | None = None
         self._stop.clear()
         try:
             if config.record_wav is not None:
                 self._wav = _WavTake(config.record_wav, rate, channels)
-            self._stream = sd.Stream(
-                samplerate=rate,
-                blocksize=config.blocksize or hop,
-                device=(config.input_device, config.output_device),
-                channels=channels,
-                dtype="float32",
-                latency=config.device_latency,
-                callback=self._callback,
+            common = {"samplerate": rate, "blocksize": config.blocksize or hop, "channels": channels,
+                      "dtype": "float32", "latency": config.device_latency}  # fmt: skip
+            self._input = sd.InputStream(device=config.input_device, callback=self._input_callback, **common)
+            self._output = sd.OutputStream(
+                device=config.output_device, callback=self._output_callback, **common
             )
-            latency = self._stream.latency
-            self._device_latency = (
-                float(sum(latency)) if isinstance(latency, (tuple, list)) else float(latency)
-            )
+            self._input_latency = float(self._input.latency)
+            self._output_latency = float(self._output.latency)
             self._worker = threading.Thread(target=self._work, name="live-worker", daemon=True)
             self._worker.start()
             self._running = True
-            self._stream.start()
+            self._input.start()
+            self._output.start()
         except Exception as exc:  # noqa: BLE001 - any PortAudio failure becomes one sentence
             self._teardown(commit=False)
             if isinstance(exc, LiveError):
@@ -254,12 +265,13 @@ class LiveEngine:
         return result
 
     def _teardown(self, commit: bool) -> LiveResult:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.stop()
-            with contextlib.suppress(Exception):
-                stream.close()
+        streams, self._input, self._output = (self._input, self._output), None, None
+        for stream in streams:
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.stop()
+                with contextlib.suppress(Exception):
+                    stream.close()
         self._stop.set()
         self._wake.set()
         if self._worker is not None:
@@ -297,14 +309,20 @@ class LiveEngine:
 
     # -- audio thread -------------------------------------------------------------------------------
 
-    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, when: Any, status: Any) -> None:
-        if status and (status.input_overflow or status.output_underflow):
+    def _input_callback(self, indata: np.ndarray, frames: int, when: Any, status: Any) -> None:
+        if status and status.input_overflow:
             self._stats.host_xruns += 1
         if self._in_ring.write(indata) < frames:
             self._stats.overruns += 1
-        block_start = self._in_count
         self._in_count += frames
+        adc = getattr(when, "inputBufferAdcTime", 0.0) or 0.0
+        # (samples in so far, capture time of the next sample on PortAudio's clock or None, monotonic now)
+        self._in_mark = (self._in_count, adc + frames / self._rate if adc > 0 else None, time.monotonic())
         self._wake.set()
+
+    def _output_callback(self, outdata: np.ndarray, frames: int, when: Any, status: Any) -> None:
+        if status and status.output_underflow:
+            self._stats.host_xruns += 1
         if not self._output_started:
             outdata.fill(0.0)
             return
@@ -314,12 +332,14 @@ class LiveEngine:
             outdata[got:] = 0.0
             self._stats.underruns += 1
             self._last_underrun = time.monotonic()
-        device = self._device_latency
-        with contextlib.suppress(AttributeError, TypeError):
-            measured = when.outputBufferDacTime - when.inputBufferAdcTime
-            if when.inputBufferAdcTime > 0 and 0 < measured < 2:
-                device = measured
-        self._latencies.append(device + (block_start - playing) / self._rate)
+        count, adc_next, in_time = self._in_mark
+        dac = getattr(when, "outputBufferDacTime", 0.0) or 0.0
+        if dac > 0 and adc_next is not None:  # both ends on PortAudio's clock
+            latency = dac - adc_next + (count - playing) / self._rate
+        else:  # no timestamps from this host: callback times and the streams' reported latencies
+            latency = time.monotonic() - in_time + self._input_latency + self._output_latency
+            latency += (count - playing) / self._rate
+        self._latencies.append(latency)
 
     # -- worker thread ------------------------------------------------------------------------------
 
@@ -328,7 +348,7 @@ class LiveEngine:
         while not self._stop.is_set():
             self._wake.wait(0.1)
             self._wake.clear()
-            if self._in_ring.available < self._hop:
+            if self._in_ring.available < self._step:
                 continue
             block = self._in_ring.read()
             started = time.perf_counter()
@@ -344,6 +364,14 @@ class LiveEngine:
                 load = elapsed / (block.shape[0] / self._rate)
                 self._stats.load = 0.9 * self._stats.load + 0.1 * load if self._stats.load else load
                 self._stats.seconds = self._in_count / self._rate
+                # Fewer, longer steps cost less per frame (the LSTM's and convolutions' fixed costs); a busy
+                # machine trades a frame of latency per step for keeping up.
+                frames = self._step // self._hop
+                if self._stats.load > STEP_UP_LOAD and frames < self._config.max_step_frames:
+                    self._step += self._hop
+                elif self._stats.load < STEP_DOWN_LOAD and frames > 1:
+                    self._step -= self._hop
+                self._stats.step_frames = self._step // self._hop
 
     def _process(self, processor: LiveProcessor, block: np.ndarray) -> None:
         if self._wav is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -11,7 +13,7 @@ from app.live.engine import LiveConfig, LiveEngine, LiveError
 from app.live.processor import LiveProcessor
 from codec.ecdc import read_ecdc
 from tests.app.live.conftest import SR, chirp_signal
-from tests.app.live.fake_backend import FakeBackend
+from tests.app.live.fake_backend import FakeBackend, worker_settled
 
 HOP = 320
 
@@ -20,19 +22,20 @@ def run_lockstep(model, signal, config, rates=(24_000,)):
     """Run the engine over `signal` with a device that waits for the worker after every block."""
     backend = FakeBackend(signal, rates=rates, tail=8 * HOP)
     engine = LiveEngine(model, backend)
-    backend.lockstep = lambda fed: engine.processed >= fed
-    engine.start(config)
+    backend.lockstep = worker_settled(engine)
+    engine.start(dataclasses.replace(config, max_step_frames=1))  # the device waits for every single frame
     assert backend.finished.wait(60)
     stats = engine.stats()
     result = engine.stop()
-    return backend.streams[0], stats, result
+    return backend, stats, result
 
 
 def test_plays_the_processors_output_after_the_cushion(live_model):
     signal = chirp_signal(1.0)
-    stream, stats, _ = run_lockstep(live_model, signal, LiveConfig(bandwidth=6.0, buffer_s=0.04))
-    assert stream.samplerate == SR and stream.blocksize == HOP and stream.device == (None, None)
-    played = stream.played
+    backend, stats, _ = run_lockstep(live_model, signal, LiveConfig(bandwidth=6.0, buffer_s=0.04))
+    stream = backend.streams["output"]
+    assert stream.samplerate == SR and stream.blocksize == HOP and stream.device is None
+    played = backend.played
     offline = LiveProcessor(live_model, 6.0)
     expected = np.concatenate(
         [offline.process(signal[i : i + HOP, None])[:, 0] for i in range(0, signal.size, HOP)]
@@ -42,7 +45,7 @@ def test_plays_the_processors_output_after_the_cushion(live_model):
     assert np.abs(played[:start]).max() == 0.0
     np.testing.assert_allclose(played[start : start + expected.size], expected, atol=1e-5)
     assert stats.underruns == 0 and stats.overruns == 0  # (its load is meaningless here: the device waits)
-    # Measured latency: the fake device's 30 ms, the cushion, one frame and the block in flight.
+    # Measured latency: the fake devices' 10 + 20 ms, the cushion, one frame and the block in flight.
     assert stats.latency_s == pytest.approx(0.03 + 0.04 + (HOP + HOP) / SR, abs=1.5 * HOP / SR)
     assert stats.output_peak > 0
 
@@ -67,9 +70,10 @@ def test_resamples_when_the_devices_do_not_run_at_the_model_rate(live_model):
 
     signal = soxr.resample(chirp_signal(0.8), SR, 48_000)
     config = LiveConfig(bandwidth=6.0, monitor_codec=False)  # A: down to 24 kHz and back up again
-    stream, stats, _ = run_lockstep(live_model, signal, config, rates=(48_000,))
+    backend, stats, _ = run_lockstep(live_model, signal, config, rates=(48_000,))
+    stream = backend.streams["input"]
     assert stream.samplerate == 48_000 and stream.blocksize == 2 * HOP
-    played = stream.played
+    played = backend.played
     lags = range(0, 48_000 // 5)
     window = signal[9600:28800]
     scores = [float(np.dot(played[lag + 9600 : lag + 28800], window)) for lag in lags]
@@ -95,7 +99,7 @@ def test_device_failure_is_one_sentence_and_leaves_nothing(live_model, tmp_path)
     def broken(**kwargs):
         raise RuntimeError("Device unavailable [PaErrorCode -9985]")
 
-    backend.Stream = broken
+    backend.OutputStream = broken
     engine = LiveEngine(live_model, backend)
     with pytest.raises(LiveError, match="Could not start the audio devices: Device unavailable"):
         engine.start(LiveConfig(record_wav=tmp_path / "x.wav"))

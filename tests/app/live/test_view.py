@@ -13,7 +13,7 @@ from app.tasks import TaskRunner
 from codec.ecdc import read_ecdc
 from codec.specs import get_spec
 from tests.app.live.conftest import chirp_signal
-from tests.app.live.fake_backend import FakeBackend
+from tests.app.live.fake_backend import FakeBackend, worker_settled
 
 SPEC = get_spec("encodec_24khz")
 
@@ -70,7 +70,7 @@ def test_live_session_switches_bitrate_and_a_b_and_records(make_live, qtbot, liv
     signal = chirp_signal(2.0)
     backend = FakeBackend(signal, tail=4000)
     window = make_live(backend)
-    backend.lockstep = lambda fed: window.engine is not None and window.engine.processed >= fed
+    backend.lockstep = lambda fed: window.engine is not None and worker_settled(window.engine)(fed)
     window.record_ecdc.setChecked(True)
     window.record_wav.setChecked(True)
     window.bandwidth_slider.set_bandwidth(6.0)
@@ -102,7 +102,7 @@ def test_live_session_switches_bitrate_and_a_b_and_records(make_live, qtbot, liv
     assert encoded.bandwidth == 6.0 and result.ecdc.parent == tmp_path
     assert torch.equal(encoded.codes[0], live_model.encode(torch.from_numpy(original)[None], 6.0).codes[0])
     # After the A switch the device played the original itself, delayed by the codec's latency.
-    played = backend.streams[0].played
+    played = backend.played
     tail = signal[-6000:-1000]
     match = [i for i in range(played.size - tail.size) if played[i] == tail[0] and np.array_equal(played[i : i + tail.size], tail)]  # fmt: skip
     assert match, "the original was not heard after switching to A"
@@ -115,7 +115,7 @@ def test_closing_a_running_window_stops_the_devices(make_live, qtbot):
         window.start()
     engine = window.engine
     window.close()
-    assert not engine.running and backend.streams[0]._stop.is_set()
+    assert not engine.running and backend.streams["output"].stopped.is_set()
 
 
 def test_live_uses_a_streaming_model():
