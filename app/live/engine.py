@@ -46,6 +46,8 @@ BEHIND_LOAD = 0.9
 #: Above this load the worker takes one more frame per step, below the other one frame less.
 STEP_UP_LOAD = 0.8
 STEP_DOWN_LOAD = 0.4
+#: Seconds over which the output ring's low point is watched for surplus latency.
+SETTLE_S = 1.0
 #: Recent under-runs within this many seconds keep the "cannot keep up" warning on.
 BEHIND_HOLD_S = 3.0
 
@@ -227,6 +229,7 @@ class LiveEngine:
         #: Input frames the worker has finished with (tests pace a fake device by it).
         self.processed = 0
         self._output_started = False
+        self._lowest, self._lowest_since = 1 << 62, time.monotonic()
         self._out_offset = 0  # output ring frame n renders input frame n + offset
         self._input_latency = self._output_latency = 0.0
         self._in_mark: tuple[int, float | None, float] = (0, None, time.monotonic())
@@ -395,11 +398,21 @@ class LiveEngine:
         if not self._output_started:
             self._out_ring.write(np.zeros((self._cushion, out.shape[1]), np.float32))
             self._out_offset = first - self._out_ring.written
+        lowest = self._out_ring.available  # just before this write: the ring's low point
         written = self._out_ring.write(out)
         if written < out.shape[0]:
             self._stats.overruns += 1
         self._output_started = True
         excess = self._out_ring.available - self._guard
+        # An under-run delays everything after it for good, unless what it left queued is dropped: if the
+        # ring never fell below the cushion (plus a step) for a whole second, that surplus is latency only.
+        self._lowest = min(self._lowest, lowest)
+        now = time.monotonic()
+        if now - self._lowest_since >= SETTLE_S:
+            surplus = self._lowest - self._cushion - self._step
+            if surplus > self._hop:
+                excess = max(excess, surplus)
+            self._lowest, self._lowest_since = self._out_ring.capacity, now
         if excess > 0:  # the worker fell behind and caught up: play the newest, not ever later audio
             self._out_ring.discard(excess)
             with self._lock:

@@ -343,7 +343,8 @@ class LiveWindow(QWidget):
             f"{stats.underruns} / {stats.overruns}"
             + (f" (host {stats.host_xruns})" if stats.host_xruns else "")
         )
-        self.load_label.setText(f"{stats.load * 100:.0f} % of real time")
+        steps = f", {stats.step_frames} frames per step" if stats.step_frames > 1 else ""
+        self.load_label.setText(f"{stats.load * 100:.0f} % of real time{steps}")
         if stats.error:
             self._fail(stats.error)
             self.stop()

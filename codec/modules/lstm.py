@@ -40,22 +40,25 @@ class SLSTM(nn.Module):
 
         torch's oneDNN LSTM re-packs its weights on every call (several ms for 512 units), ten times the cost
         of one frame's arithmetic. Whole files never come here (their first call has no state), so their
-        codes stay bit-identical with the reference; a stream's differ by float rounding only.
+        codes stay bit-identical with the reference; a stream's values differ by float rounding only.
         """
         lstm = self.lstm
         hidden, cell = list(state[0].unbind(0)), list(state[1].unbind(0))
-        outputs = []
-        for step in x.unbind(0):
-            for layer in range(lstm.num_layers):
-                gates = F.linear(
-                    step, getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"bias_ih_l{layer}")
-                )
-                gates = gates + F.linear(
-                    hidden[layer], getattr(lstm, f"weight_hh_l{layer}"), getattr(lstm, f"bias_hh_l{layer}")
-                )
+        sequence = x
+        for layer in range(lstm.num_layers):
+            # Layer by layer: the input projection of every step is one product (one pass over the weights).
+            inputs = F.linear(
+                sequence, getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"bias_ih_l{layer}")
+            )
+            weight_hh, bias_hh = getattr(lstm, f"weight_hh_l{layer}"), getattr(lstm, f"bias_hh_l{layer}")
+            outputs = []
+            h, c = hidden[layer], cell[layer]
+            for projected in inputs.unbind(0):
+                gates = projected + F.linear(h, weight_hh, bias_hh)
                 in_gate, forget_gate, cell_gate, out_gate = gates.chunk(4, dim=-1)
-                cell[layer] = forget_gate.sigmoid() * cell[layer] + in_gate.sigmoid() * cell_gate.tanh()
-                hidden[layer] = out_gate.sigmoid() * cell[layer].tanh()
-                step = hidden[layer]
-            outputs.append(step)
-        return torch.stack(outputs), (torch.stack(hidden), torch.stack(cell))
+                c = forget_gate.sigmoid() * c + in_gate.sigmoid() * cell_gate.tanh()
+                h = out_gate.sigmoid() * c.tanh()
+                outputs.append(h)
+            hidden[layer], cell[layer] = h, c
+            sequence = torch.stack(outputs)
+        return sequence, (torch.stack(hidden), torch.stack(cell))

@@ -179,3 +179,34 @@ def window_snrs(
         error = np.maximum(energy - 2 * cross[:count] + np.dot(piece, piece), 1e-30)
         results.append(float(10 * np.log10(np.dot(piece, piece) / error.min())))
     return results
+
+
+def original_windows(
+    recording: np.ndarray, signal: np.ndarray, start: int, window: int
+) -> list[tuple[int, float]]:
+    """(lag, correlation) of each window of `signal` from `start` on, found anywhere in `recording`.
+
+    After the switch to A the output is the original itself, so each window's lag is where the output then
+    was; a gap moves it, and a window that straddles one scores low.
+    """
+    results = []
+    for at in range(start, signal.size - window + 1, window):
+        piece = signal[at : at + window]
+        lag = find_lag(recording, piece) - at
+        results.append((lag, correlation(recording[max(0, lag + at) : lag + at + window], piece)))
+    return results
+
+
+def outside_latency(
+    run: LiveRun, signal: np.ndarray, switch_s: float
+) -> tuple[float | None, list[tuple[int, float]]]:
+    """Seconds from the input monitor to the output monitor, from the last clean window after the switch to A.
+
+    None when no window after the switch is clean. The two recorders start within a few milliseconds.
+    """
+    windows = original_windows(run.recorded_out, signal, int((switch_s + 0.5) * run.rate), run.rate // 2)
+    good = [lag for lag, score in windows if score > 0.99]
+    if not good:
+        return None, windows
+    in_lag = find_lag(run.recorded_in, signal[: run.rate])
+    return (good[-1] - in_lag) / run.rate, windows

@@ -13,7 +13,14 @@ import torch
 
 from app.live.devices import load_backend
 from tests.app.live.conftest import SR, chirp_signal
-from tests.helpers.live_pulse import NoPulseDevice, correlation, find_lag, run_live, window_snrs
+from tests.helpers.live_pulse import (
+    NoPulseDevice,
+    correlation,
+    find_lag,
+    outside_latency,
+    run_live,
+    window_snrs,
+)
 from tests.helpers.pulse import PulseUnavailable
 
 pytestmark = pytest.mark.audio_server
@@ -40,17 +47,11 @@ def test_live_output_through_pulseaudio_is_the_codecs_rendering(live_model, tmp_
     assert (
         correlation(run.original[at : at + signal.size], signal) > 0.99
     )  # (paplay may start on a few zeros)
-    in_lag = find_lag(run.recorded_in, signal[:SR])
     # After the switch, each half second must be the original itself, at the lag the output had then.
-    first_a = int((SWITCH_S + 0.5) * SR)
-    a_windows = []
-    for start in range(first_a, signal.size - SR // 2 + 1, SR // 2):
-        piece = signal[start : start + SR // 2]
-        lag = find_lag(run.recorded_out, piece) - start
-        a_windows.append((lag, correlation(run.recorded_out[lag + start : lag + start + piece.size], piece)))
+    outside, a_windows = outside_latency(run, signal, SWITCH_S)
     print(f"A windows (lag, correlation): {[(lag, round(c, 4)) for lag, c in a_windows]}")
+    assert outside is not None, "the original was never heard after the switch to A"
     good = [lag for lag, c in a_windows if c > 0.99]
-    assert good, "the original was never heard after the switch to A"
     out_lag = good[-1]
 
     # Before the switch: the file path's decode of the same samples, sample for sample.
@@ -66,7 +67,6 @@ def test_live_output_through_pulseaudio_is_the_codecs_rendering(live_model, tmp_
     else:  # gaps (counted) cost the windows they hit; the rest is still the codec's rendering
         assert max(snrs) > 60
 
-    outside = (out_lag - in_lag) / SR
     measured = run.after.latency_s
     print(f"latency: measured {measured * 1000:.0f} ms, outside {outside * 1000:.0f} ms; under-runs {run.underruns}, "
           f"over-runs {run.overruns}, host x-runs {run.host_xruns}, dropped {run.dropped}, load {run.after.load:.2f}, "
