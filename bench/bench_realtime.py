@@ -3,7 +3,10 @@
 1. Real-time factor of `codec.StreamingEncoder` + `StreamingDecoder` fed 320 samples (one 24 kHz frame) per
    call on one thread, as the Live view runs them; also 2 and 4 frames per call (what the Live engine falls
    back to on a busy machine) and the whole-file path for comparison. Processing time / audio time:
-   below 1 keeps up; the Live engine needs headroom for the audio callbacks and the UI.
+   below 1 keeps up; the Live engine needs headroom for the audio callbacks and the UI. A call reads every
+   weight once (59 MB for the encoder and decoder, plus 0.5 MB per codebook): at one frame per call that is
+   4.5 GB/s, so memory bandwidth, not arithmetic, bounds frame-by-frame streaming on a shared machine, and
+   a few frames per call cost little more than one.
 2. Latency: the codec's own (one frame, plus the one-off warm-up), and end to end through a private
    PulseAudio server (tests/helpers/live_pulse.py: paplay into a null sink, the Live engine, parecord from
    a second sink's monitor) over `--live-seconds` of music at 6 kbps: measured latency, the outside view
