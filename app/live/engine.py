@@ -87,7 +87,7 @@ class LiveStats:
     underruns: int = 0
     overruns: int = 0
     host_xruns: int = 0
-    #: Samples thrown away to bring the latency back after the worker fell behind.
+    #: Samples thrown away (output queued too long, or input the worker could not reach) to hold the latency.
     dropped: int = 0
     #: Processing time / audio time on the worker (smoothed); above 1 the machine cannot keep up.
     load: float = 0.0
@@ -214,6 +214,7 @@ class LiveEngine:
         self._step = hop  # input samples the worker waits for (adapts between 1 and max_step_frames hops)
         self._cushion = max(0, round(config.buffer_s * rate))
         self._guard = self._cushion + (config.max_step_frames + 4) * max(hop, config.blocksize or hop)
+        self._input_limit = self._guard  # input backlog beyond which the worker skips ahead
         self._in_ring = RingBuffer(int(INPUT_RING_S * rate), channels)
         self._out_ring = RingBuffer(int(INPUT_RING_S * rate) + self._cushion, channels)
         self._bandwidth = config.bandwidth
@@ -231,6 +232,7 @@ class LiveEngine:
         self._output_started = False
         self._lowest, self._lowest_since = 1 << 62, time.monotonic()
         self._out_offset = 0  # output ring frame n renders input frame n + offset
+        self._input_skipped = 0
         self._input_latency = self._output_latency = 0.0
         self._in_mark: tuple[int, float | None, float] = (0, None, time.monotonic())
         self._wav: _WavTake | None = None
@@ -351,8 +353,18 @@ class LiveEngine:
         while not self._stop.is_set():
             self._wake.wait(0.1)
             self._wake.clear()
-            if self._in_ring.available < self._step:
+            backlog = self._in_ring.available
+            if backlog < self._step:
                 continue
+            if backlog > self._input_limit:
+                # Even at the longest step the worker is slower than real time: skip input rather than let
+                # the latency grow to the ring's size (the view says the machine cannot keep up).
+                skipped = self._in_ring.discard(backlog - self._step)
+                self._input_skipped += skipped
+                if self._output_started:
+                    self._out_offset += skipped  # output frames from here on render later input
+                with self._lock:
+                    self._stats.dropped += skipped
             block = self._in_ring.read()
             started = time.perf_counter()
             try:
@@ -397,7 +409,7 @@ class LiveEngine:
             return
         if not self._output_started:
             self._out_ring.write(np.zeros((self._cushion, out.shape[1]), np.float32))
-            self._out_offset = first - self._out_ring.written
+            self._out_offset = first + self._input_skipped - self._out_ring.written
         lowest = self._out_ring.available  # just before this write: the ring's low point
         written = self._out_ring.write(out)
         if written < out.shape[0]:

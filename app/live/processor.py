@@ -11,6 +11,7 @@ only its last frame is played; the recording keeps everything.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ class LiveProcessor:
         self.encoder = StreamingEncoder(model, bandwidth)
         self.decoder = StreamingDecoder(model)
         self.bandwidth = bandwidth
+        self._lock = threading.Lock()
         self._original = np.zeros((0, self.spec.channels), np.float32)
         self._original_start = 0  # input index of self._original[0]
         #: Input index of the next output sample (the warm-up burst is skipped, so it starts above 0).
@@ -96,12 +98,24 @@ class LiveProcessor:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Monitor output that `block` [n, C] completes: [m, C], where m may be 0."""
+        return self.decode(self.encode(block))
+
+    def encode(self, block: np.ndarray) -> torch.Tensor:
+        """The first half of `process`: codes [K, frames] (K: what you hear) of the frames `block` completes.
+
+        `encode` and `decode` may run on two threads (one each, in order): only the original's FIFO is shared.
+        """
         block = np.asarray(block, np.float32).reshape(-1, self.spec.channels)
-        self._original = np.concatenate([self._original, block])
+        with self._lock:
+            self._original = np.concatenate([self._original, block])
         codes = self.encoder.encode(torch.from_numpy(np.ascontiguousarray(block.T)))
         if self._record_codebooks and codes.shape[-1]:
             self._recorded.append(codes[: self._record_codebooks])
-        audio = self.decoder.decode(codes[: self._live_codebooks]).numpy().T  # [m, C]
+        return codes[: self._live_codebooks]
+
+    def decode(self, codes: torch.Tensor) -> np.ndarray:
+        """The second half of `process`: the monitor output [m, C] of `codes`."""
+        audio = self.decoder.decode(codes).numpy().T  # [m, C]
         if audio.shape[0] == 0:
             return audio
         first = self.decoder.length - audio.shape[0]  # decoded sample j renders input sample j
@@ -114,10 +128,11 @@ class LiveProcessor:
         return self._mix(audio, original)
 
     def _take_original(self, first: int, count: int) -> np.ndarray:
-        offset = first - self._original_start
-        original = self._original[offset : offset + count]
-        self._original = self._original[offset + count :]
-        self._original_start = first + count
+        with self._lock:
+            offset = first - self._original_start
+            original = self._original[offset : offset + count]
+            self._original = self._original[offset + count :]
+            self._original_start = first + count
         return original
 
     def _mix(self, codec: np.ndarray, original: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The Live window: pick devices, Start, and hear the input through the codec; switch bitrate and A/B live.
 
-The window never processes audio: `LiveEngine` does, on its worker thread and the audio callback. A timer
+The window never processes audio: `LiveEngine` does, on its worker thread and the audio callbacks. A timer
 polls the engine's statistics for the meters, the measured latency, the under-/over-run counters and the
 "cannot keep up" warning. The model loads on the task runner the first time Start is pressed; stopping,
 which writes the recordings, runs there too.

@@ -204,7 +204,7 @@ def outside_latency(
 
     None when no window after the switch is clean. The two recorders start within a few milliseconds.
     """
-    windows = original_windows(run.recorded_out, signal, int((switch_s + 0.5) * run.rate), run.rate // 2)
+    windows = original_windows(run.recorded_out, signal, int((switch_s + 0.5) * run.rate), run.rate // 5)
     good = [lag for lag, score in windows if score > 0.99]
     if not good:
         return None, windows

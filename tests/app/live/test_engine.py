@@ -110,7 +110,7 @@ def test_a_stalled_worker_is_counted_and_reported(live_model, monkeypatch):
     """Real-time pace with a worker made too slow: under-runs are counted and the engine says it is behind."""
     backend = FakeBackend(chirp_signal(1.0), tail=0)
     engine = LiveEngine(live_model, backend)
-    real = LiveProcessor.process
+    real = LiveProcessor.encode
 
     def slow(self, block):
         import time
@@ -118,7 +118,7 @@ def test_a_stalled_worker_is_counted_and_reported(live_model, monkeypatch):
         time.sleep(2.5 * block.shape[0] / SR)  # 2.5x slower than real time
         return real(self, block)
 
-    monkeypatch.setattr(LiveProcessor, "process", slow)
+    monkeypatch.setattr(LiveProcessor, "encode", slow)
     engine.start(LiveConfig(bandwidth=1.5, buffer_s=0.02))
     assert backend.finished.wait(30)
     stats = engine.stats()

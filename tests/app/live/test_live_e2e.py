@@ -41,6 +41,11 @@ def test_live_output_through_pulseaudio_is_the_codecs_rendering(live_model, tmp_
     except (PulseUnavailable, NoPulseDevice) as exc:
         pytest.skip(str(exc))
     print(f"counters before the file: {run.before}\nafter: {run.after}")
+    if run.after.load > 1.0:  # like a missing server: the precondition of a real-time test is not there
+        pytest.skip(
+            f"this machine could not run the codec in real time just now (worker load {run.after.load:.2f}, "
+            f"{run.underruns} under-runs, {run.dropped} samples skipped); see bench/bench_realtime.py"
+        )
 
     # Where the file sits in what the engine received (float sinks: the very samples), and in both monitors.
     at = find_lag(run.original, signal)
@@ -59,8 +64,8 @@ def test_live_output_through_pulseaudio_is_the_codecs_rendering(live_model, tmp_
         rendered = live_model.decode(live_model.encode(torch.from_numpy(run.original)[None], 6.0))[0].numpy()
     reference = rendered[at : at + int((SWITCH_S - 0.5) * SR)]
     clean = run.underruns == 0 and run.dropped == 0 and run.overruns == 0
-    snrs = window_snrs(run.recorded_out, reference, out_lag, SR // 2, search=0 if clean else SR // 2)
-    print(f"SNR against the file path per 0.5 s: {np.round(snrs, 1).tolist()} dB")
+    snrs = window_snrs(run.recorded_out, reference, out_lag, SR // 5, search=0 if clean else SR // 2)
+    print(f"SNR against the file path per 0.2 s: {np.round(snrs, 1).tolist()} dB")
     if clean:  # one lag for the whole take: every sample came out, in order
         assert len(set(good)) == 1 and len(good) == len(a_windows)
         assert min(snrs) > 60
