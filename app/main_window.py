@@ -59,6 +59,7 @@ STARTUP_MARKER_ENV = "ECDC_STUDIO_STARTUP_MARKER"
 OPEN_FILTER = "Audio and ECDC files (*.wav *.flac *.ogg *.mp3 *.ecdc);;All files (*)"
 COMPARE_MODULE = "app.compare_window"
 PLAYER_MODULE = "app.player"
+LIVE_MODULE = "app.live.view"
 WARM_UP_DELAY_MS = 1500
 #: Up to this many files (no folders) are added on the spot; more are collected on a worker.
 ADD_AT_ONCE = 64
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self.weights_dialog: WeightsDialog | None = None
         self.models_dialog: ModelsDialog | None = None
         self.compare_windows: list[QWidget] = []
+        self.live_window: QWidget | None = None
         self.context_menu: QMenu | None = None
         self.player: Any = None  # app.player.Player, created on first playback
         self._playing_item: int | None = None
@@ -182,6 +184,8 @@ class MainWindow(QMainWindow):
         self.compare_action = self._action("Co&mpare…", self.compare_selected)
         self.show_folder_action = self._action("Show in &folder", self.show_selected_in_folder)
         self.models_action = self._action("&Models…", self.show_models_dialog)
+        self.live_action = self._action("&Live…", self.show_live, "Ctrl+L")
+        self.live_action.setToolTip("Hear an input device through the codec in real time")
         self.about_action = self._action("&About ECDC Studio", self._about)
         self.item_actions = [
             self.compress_selected_action,
@@ -213,6 +217,7 @@ class MainWindow(QMainWindow):
         self._fill_item_menu(self.item_menu)
         tools = bar.addMenu("&Tools")
         tools.addAction(self.models_action)
+        tools.addAction(self.live_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
 
@@ -647,6 +652,21 @@ class MainWindow(QMainWindow):
         self.compare_windows.append(window)
         window.show()
 
+    def show_live(self) -> None:
+        """Open (or raise) the Live window (`app.live.view`) on the strip's model, if it streams, else 24 kHz."""
+        if self.live_window is not None:
+            self.live_window.raise_()
+            self.live_window.activateWindow()
+            return
+        view = importlib.import_module(LIVE_MODULE)
+        spec = view.live_spec(self.strip.model_name())
+        window = view.LiveWindow(spec, self.runner, view.pool_loader(self.engine, spec.name), parent=self)
+        window.setWindowFlag(Qt.WindowType.Window, True)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        window.destroyed.connect(lambda *_: setattr(self, "live_window", None))
+        self.live_window = window
+        window.show()
+
     def _action_finished(self, item_id: int, action: str, result: Any) -> None:
         self._refresh()
         item = self.queue_model.item(item_id)
@@ -770,6 +790,8 @@ class MainWindow(QMainWindow):
                 dialog.reject()
         if self.player is not None:
             self.player.close()
+        if self.live_window is not None:
+            self.live_window.close()  # stops the devices and writes a recording in progress
         self.runner.cancel_all()
         self.runner.wait(10_000)
         self.settings.geometry = self.saveGeometry()

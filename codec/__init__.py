@@ -26,6 +26,9 @@ from codec.specs import MODELS, ModelSpec, get_spec
 _LAZY = {
     "EncodecModel": "codec.models.encodec",
     "EncodedAudio": "codec.models.encodec",
+    "NotStreamableError": "codec.realtime",
+    "StreamingDecoder": "codec.realtime",
+    "StreamingEncoder": "codec.realtime",
     "load_model": "codec.api",
     "load_lm": "codec.api",
     "resolve_device": "codec.device",

@@ -45,6 +45,11 @@ class ModelSpec:
         return math.ceil(self.sample_rate / self.hop_length)
 
     @property
+    def streams_frames(self) -> bool:
+        """Whether `codec.realtime` can stream it frame by frame: causal, no group norm, no segments."""
+        return self.causal and self.norm != "time_group_norm" and self.segment is None
+
+    @property
     def bits_per_codebook(self) -> int:
         return int(math.log2(self.codebook_size))
 

@@ -7,6 +7,7 @@ Conv1d, optionally followed by a one-group GroupNorm (the 48 kHz model's "time g
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -78,13 +79,36 @@ def conv_transpose1d_overlap(x: torch.Tensor, weight: torch.Tensor, stride: int)
     taps = kernel // stride
     if taps * stride != kernel:
         return F.conv_transpose1d(x, weight, None, stride)
-    # [in, out, taps*stride] -> [in, taps*stride*out]: output column (tap, phase, out)
-    matrix = weight.permute(0, 2, 1).reshape(in_channels, kernel * out_channels)
+    matrix = _overlap_matrix(weight)
     products = torch.matmul(x.transpose(1, 2), matrix).view(batch, frames, taps, stride, out_channels)
     out = x.new_zeros(batch, frames + taps - 1, stride, out_channels)
     for tap in range(taps):
         out[:, tap : tap + frames] += products[:, :, tap]
     return out.view(batch, (frames + taps - 1) * stride, out_channels).transpose(1, 2)
+
+
+# id(weight) -> (weight's weakref, its version, matrix); an entry leaves with its weight.
+_MATRICES: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}
+
+
+def _overlap_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """[in, out, taps*stride] -> [in, taps*stride*out] (output column: tap, phase, out), made once per weight.
+
+    The permuted copy costs as much as a live stream's whole frame of arithmetic, so it is kept while the
+    weight lives and is unchanged (its version counter moves on any in-place update).
+    """
+    in_channels, out_channels, kernel = weight.shape
+    if weight.requires_grad and torch.is_grad_enabled():  # training: the product must reach the weight
+        return weight.permute(0, 2, 1).reshape(in_channels, kernel * out_channels)
+    version = weight._version
+    cached = _MATRICES.get(id(weight))
+    if cached is not None and cached[0]() is weight and cached[1] == version:
+        return cached[2]
+    matrix = weight.permute(0, 2, 1).reshape(in_channels, kernel * out_channels)
+    if cached is None or cached[0]() is not weight:
+        weakref.finalize(weight, _MATRICES.pop, id(weight), None)
+    _MATRICES[id(weight)] = (weakref.ref(weight), version, matrix)
+    return matrix
 
 
 class SConvTranspose1d(nn.Module):

@@ -7,19 +7,15 @@ stopped by the pid in its pid file. See /work/shared/reference/AUDIO-SERVER.md.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
 import signal
 import subprocess
-import tempfile
-import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from app.player import PlaybackEngine, Player, load_sounddevice, restart_portaudio
+from app.player import PlaybackEngine, Player, load_sounddevice
+from tests.helpers.pulse import PulseServer, PulseUnavailable, forget_devices, wait_for
 
 pytestmark = pytest.mark.audio_server
 
@@ -28,63 +24,21 @@ SECONDS = 1.5
 TONE_A, TONE_B = 440.0, 997.0  # incommensurate: only the true alignment lines both up
 
 
-def _wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.fixture
-def pulse_server(monkeypatch):
+def pulse_server():
     """A private PulseAudio server with a 48 kHz mono null sink `testsink`; yields the runtime dir."""
-    for tool in ("pulseaudio", "pactl", "parecord"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (apt-get install pulseaudio pulseaudio-utils)")
     sd, reason = load_sounddevice()
     if sd is None:
         pytest.skip(reason)
-    runtime = tempfile.mkdtemp(prefix="pa-")  # short: the socket path must fit in 108 bytes
-    os.chmod(runtime, 0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
-    monkeypatch.delenv("PULSE_SERVER", raising=False)
-    env = dict(os.environ)
-    started = subprocess.run(
-        [
-            "pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "-n",
-            "--load=module-native-protocol-unix",
-            f"--load=module-null-sink sink_name=testsink rate={SR} channels=1",
-            "--load=module-always-sink",
-        ],
-        env=env, capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    pid_file = os.path.join(runtime, "pulse", "pid")
-
-    def answers() -> bool:
-        return subprocess.run(["pactl", "info"], env=env, capture_output=True, timeout=10).returncode == 0
-
     try:
-        if started.returncode != 0 or not _wait_for(answers, 10):
-            pytest.skip(f"the PulseAudio server did not start: {started.stderr.strip()[-300:]}")
-        yield runtime
+        server = PulseServer({"testsink": (SR, 1)}).__enter__()
+    except PulseUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server.runtime
     finally:
-        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-            pid = int(open(pid_file).read().strip())
-            os.kill(pid, signal.SIGTERM)
-            _wait_for(lambda: not _alive(pid), 10)
-        monkeypatch.undo()  # the caller's environment back before PortAudio looks for servers again
-        restart_portaudio(sd)  # forget the server's devices for later tests
-        shutil.rmtree(runtime, ignore_errors=True)
+        server.__exit__(None, None, None)  # the caller's environment back before PortAudio looks again
+        forget_devices(sd)  # forget the server's devices for later tests
 
 
 def tone(freq: float) -> np.ndarray:
@@ -119,7 +73,7 @@ def test_recorded_output_is_what_was_played_across_a_switch(qtbot, pulse_server,
         def recording() -> bool:  # samples are reaching the file (a connected recorder may not be there yet)
             return rec_path.exists() and rec_path.stat().st_size > 4 * SR // 5
 
-        assert _wait_for(recording, 10), "parecord recorded nothing"
+        assert wait_for(recording, 10), "parecord recorded nothing"
         player.play()
         qtbot.waitUntil(lambda: player.position > SR // 2, timeout=5000)
         switch_at = player.select(1)

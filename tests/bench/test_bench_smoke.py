@@ -134,3 +134,17 @@ def test_memory_harness_end_to_end(tmp_path):
     assert "peak RSS" in text and "growth 0.02 → 0.04 min" in text
     pytest.importorskip("matplotlib")
     assert bench_memory.plot(runs, tmp_path / "memory.png").stat().st_size > 1000
+
+
+def test_bench_realtime_runs_its_paths():
+    import torch
+
+    from bench import bench_realtime
+    from codec.models.encodec import EncodecModel
+
+    model = EncodecModel.random("encodec_24khz", seed=4)
+    audio = torch.from_numpy(common.music_signal(0.5, 24_000, 1, seed=3))
+    with torch.inference_mode():
+        rtf, others = bench_realtime.streaming_rtf(model, audio, 640, 6.0)
+        file_rtf, _ = bench_realtime.file_rtf(model, audio, 6.0)
+    assert rtf > 0 and file_rtf > 0 and others >= 0
