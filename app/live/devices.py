@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from app.player import OutputDevice, load_sounddevice
+from app.player import OutputDevice, load_sounddevice, restart_portaudio
 
 #: The device entry the list shows; `OutputDevice` is the player's (index, name, host API, default) record.
 Device = OutputDevice
@@ -48,8 +48,4 @@ def load_backend() -> tuple[ModuleType | None, str]:
 
 def rescan(sd: Any) -> None:
     """PortAudio sees only devices present when it started: restart it (closes every open stream)."""
-    try:
-        sd._terminate()
-        sd._initialize()
-    except Exception:  # noqa: BLE001, S110 - a fake or odd backend: list what it has
-        pass
+    restart_portaudio(sd)  # a fake or odd backend keeps listing what it has

@@ -121,6 +121,7 @@ def test_closing_a_running_window_stops_the_devices(make_live, qtbot):
 def test_live_uses_a_streaming_model():
     assert live_spec("encodec_24khz").name == "encodec_24khz"
     assert live_spec("encodec_48khz").name == "encodec_24khz"  # not causal: Live falls back to 24 kHz
+    assert live_spec("ecdc_small_24khz").name == "ecdc_small_24khz"
 
 
 def test_main_window_opens_live_from_the_tools_menu(make_window, monkeypatch):
@@ -130,7 +131,9 @@ def test_main_window_opens_live_from_the_tools_menu(make_window, monkeypatch):
     assert window.live_action in tools.actions()
     window.live_action.trigger()
     live = window.live_window
-    assert isinstance(live, LiveWindow) and live.isVisible() and live.spec.name == "encodec_24khz"
+    # Offline (no Meta weights here), the strip's model is the bundled one, which streams too.
+    assert window.strip.model_name() == "ecdc_small_24khz"
+    assert isinstance(live, LiveWindow) and live.isVisible() and live.spec.name == "ecdc_small_24khz"
     window.live_action.trigger()  # a second time raises the same window
     assert window.live_window is live
     live.close()
