@@ -1,7 +1,9 @@
 """Screenshot of the real main window after compressing a few files: docs/screenshots/main-window.png.
 
-Random-weights models stand in for the real checkpoints (sizes, ratios and timings are real; the decoded
-sound is not), installed into a temporary models folder. Run it under a virtual X server:
+An offline first run: no Meta weights installed (an empty temporary models folder), so the bundled
+`ecdc_small_24khz` is the default and the strip says so. The inputs are real recordings: the held-out
+excerpts in tests/data/real (speech and music the model never trained on), one of them as FLAC and OGG.
+Run it under a virtual X server:
 
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot_main.py [OUT.png]
 """
@@ -19,32 +21,22 @@ DEFAULT_OUT = ROOT / "docs" / "screenshots" / "main-window.png"
 
 
 def make_inputs(folder: Path) -> dict[str, Path]:
-    """A few generated recordings: a voice-like signal, a stereo music-like one, a broken file."""
-    import numpy as np
+    """Real speech and music from tests/data/real under everyday names, and a broken file."""
     import soundfile as sf
 
-    rng = np.random.default_rng(7)
-
-    def tone(rate: int, seconds: float, channels: int, base: float) -> np.ndarray:
-        t = np.arange(int(rate * seconds)) / rate
-        rows = []
-        for c in range(channels):
-            envelope = 0.5 + 0.5 * np.sin(2 * np.pi * (0.7 + 0.2 * c) * t) ** 2
-            x = sum(np.sin(2 * np.pi * base * (k + 1) * (1 + 0.01 * c) * t) / (k + 1) for k in range(5))
-            rows.append(0.25 * envelope * x + 0.01 * rng.standard_normal(t.size))
-        return np.stack(rows, axis=1).astype(np.float32)
-
+    real = ROOT / "tests" / "data" / "real"
     folder.mkdir(parents=True, exist_ok=True)
-    files = {
-        "interview.wav": (tone(24_000, 24.0, 1, 140.0), 24_000),
-        "podcast-intro.flac": (tone(44_100, 12.5, 2, 220.0), 44_100),
-        "guitar-loop.ogg": (tone(48_000, 8.0, 2, 196.0), 48_000),
-        "lecture-part-2.wav": (tone(16_000, 95.0, 1, 120.0), 16_000),
+    names = {
+        "interview.wav": "speech-hedgewars-british.flac",
+        "voice-memo.flac": "speech-hedgewars-default-es.flac",
+        "soundtrack.ogg": "music-wesnoth-the-deep-path.flac",
+        "jungle-theme.flac": "music-hedgewars-jungle.flac",
     }
     paths = {}
-    for name, (data, rate) in files.items():
+    for name, source in names.items():
+        audio, rate = sf.read(real / source, dtype="float32")
         paths[name] = folder / name
-        sf.write(paths[name], data, rate)
+        sf.write(paths[name], audio, rate)
     paths["notes.wav"] = folder / "notes.wav"
     paths["notes.wav"].write_text("meeting notes, saved with the wrong extension\n" * 40)
     return paths
@@ -54,16 +46,6 @@ def main(out: Path = DEFAULT_OUT) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ecdc-screenshot-"))
     os.environ["ECDC_STUDIO_MODELS"] = str(tmp / "models")
     (tmp / "models").mkdir()
-
-    import torch
-
-    from tests.oracles import reference_model
-
-    for name, file in (
-        ("encodec_24khz", "encodec_24khz-d7cc33bc.th"),
-        ("encodec_48khz", "encodec_48khz-7e698e3e.th"),
-    ):
-        torch.save(reference_model(name).state_dict(), tmp / "models" / file)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -77,7 +59,7 @@ def main(out: Path = DEFAULT_OUT) -> None:
     inputs = make_inputs(tmp / "Recordings")
     voicemail = tmp / "Recordings" / "voicemail.ecdc"
     compress_file(
-        inputs["interview.wav"], voicemail, pool=ModelPool(), model_name="encodec_24khz", bandwidth=3.0
+        inputs["voice-memo.flac"], voicemail, pool=ModelPool(), model_name="ecdc_small_24khz", bandwidth=3.0
     )
 
     app = QApplication(["encodec-studio"])
@@ -88,12 +70,12 @@ def main(out: Path = DEFAULT_OUT) -> None:
     window.show()
 
     queue = window.queue
-    speech = CompressSettings("encodec_24khz", 6.0, False)
-    music = CompressSettings("encodec_48khz", 12.0, False)
+    speech = CompressSettings("ecdc_small_24khz", 6.0, False)
+    music = CompressSettings("ecdc_small_24khz", 12.0, False)
     queue.add_files([inputs["interview.wav"]], speech)
-    queue.add_files([inputs["podcast-intro.flac"], inputs["guitar-loop.ogg"]], music)
+    queue.add_files([inputs["soundtrack.ogg"], inputs["jungle-theme.flac"]], music)
     queue.add_files([inputs["notes.wav"], voicemail], speech)
-    queue.add_files([inputs["lecture-part-2.wav"]], CompressSettings("encodec_24khz", 3.0, False))
+    queue.add_files([inputs["voice-memo.flac"]], CompressSettings("ecdc_small_24khz", 3.0, False))
 
     def all_probed() -> bool:
         return all(i.state is not ItemState.PROBING for i in window.queue_model.items())
@@ -102,11 +84,11 @@ def main(out: Path = DEFAULT_OUT) -> None:
         if not all_probed():
             QTimer.singleShot(50, start)
             return
-        ids = [i.id for i in window.queue_model.items() if i.path.name != "lecture-part-2.wav"]
+        ids = [i.id for i in window.queue_model.items() if i.path.name != "voice-memo.flac"]
         queue.start(ids)
 
     def finish() -> None:
-        lecture = next(i for i in window.queue_model.items() if i.path.name == "lecture-part-2.wav")
+        lecture = next(i for i in window.queue_model.items() if i.path.name == "voice-memo.flac")
         window.table.selectRow(window.queue_model.row_of(lecture.id))
         window.statusBar().showMessage("Queue finished: 3 done, 1 failed.")
         QTimer.singleShot(400, shoot)
