@@ -1,0 +1,211 @@
+"""Portable LM coding: end-to-end speed against the reference `encodec` 0.1.1, and size against the float LM.
+
+Run from the repository root:
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_portable.py [--seconds 30] [--repeats 3] [--write-doc]
+    .venv/bin/python bench/bench_portable.py --lm PATH --codes PATH [--model encodec_24khz]   # sizes only
+
+Speed: the same random-weights model and LM on both sides (as `bench_speed.py`), the same music-like signal
+at 6 kbps, one thread. Reference: `encodec.compress.compress(use_lm=True)` and `decompress`. Ours: what the
+`ecdc` command runs, `encode_stream` + `write_ecdc(lm_format="portable")` and `read_ecdc` + `decode_stream`
+(the float-LM "reference" format of ours is timed too). Median of `--repeats`, sides interleaved, wall
+clock and this process's CPU time (the CPU figure is the one to trust on a busy machine).
+
+Sizes need a trained LM: random weights predict almost uniform distributions, which says nothing about
+how much the integer LM loses. `--lm` (an LM checkpoint, official layout) and `--codes` (a `torch.save`d
+list of int64 [K, T] code tensors) code the same codes with the float LM (reference format) and the
+portable LM, and print both sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from bench.bench_speed import Ours, Reference, bench_audio  # noqa: E402
+from bench.common import (  # noqa: E402
+    BANDWIDTH,
+    ExternalLoad,
+    machine_info,
+    machine_line,
+    markdown_table,
+    save_lm_weights,
+    save_reference_weights,
+    update_doc_section,
+)
+from codec.specs import get_spec  # noqa: E402
+
+DOC_KEY = "portable-lm"
+
+
+class OursPortable(Ours):
+    """Our production path writing portable (version 1) LM files, as the CLI and the app do by default."""
+
+    label = "ours (portable)"
+    lm_format = "portable"
+
+
+class OursFloat(Ours):
+    label = "ours (reference format)"
+
+
+def timed(fn):  # noqa: ANN001, ANN201
+    with ExternalLoad() as load:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return result, wall, cpu, load.cores
+
+
+def bench_model(name: str, seconds: float, repeats: int, folder: Path) -> list[dict]:
+    weights = save_reference_weights(name, folder)
+    lm_weights = save_lm_weights(name, folder)
+    audio = bench_audio(name, seconds)
+    duration = audio.shape[-1] / get_spec(name).sample_rate
+    sides = [Reference(name, weights, lm_weights), OursPortable(name, weights, lm_weights)]
+    sides.append(OursFloat(name, weights, lm_weights))
+    # Warm-up: one short run of each side (the portable LM's tables and the float LM's self-check).
+    warm = audio[..., : get_spec(name).sample_rate]
+    for side in sides:
+        side.decompress(side.compress(warm, True)[0])
+    runs: dict[str, dict[str, list]] = {side.label: {"compress": [], "decompress": []} for side in sides}
+    sizes: dict[str, int] = {}
+    for repeat in range(repeats):
+        order = sides if repeat % 2 == 0 else sides[::-1]
+        for side in order:
+            (data, _), wall, cpu, load = timed(lambda side=side: side.compress(audio, True))
+            runs[side.label]["compress"].append((wall, cpu, load))
+            sizes[side.label] = len(data)
+            _, wall, cpu, load = timed(lambda side=side, data=data: side.decompress(data))
+            runs[side.label]["decompress"].append((wall, cpu, load))
+    rows = []
+    ref = runs[Reference.label]
+    for side in sides[1:]:
+        for op in ("compress", "decompress"):
+            ours = runs[side.label][op]
+            ref_wall = statistics.median(r[0] for r in ref[op])
+            ref_cpu = statistics.median(r[1] for r in ref[op])
+            our_wall = statistics.median(r[0] for r in ours)
+            our_cpu = statistics.median(r[1] for r in ours)
+            load = max(r[2] for r in ours + ref[op])
+            rows.append(
+                dict(
+                    model=name,
+                    side=side.label,
+                    op=op,
+                    seconds=duration,
+                    ref_rt=duration / ref_cpu,
+                    our_rt=duration / our_cpu,
+                    speedup_cpu=ref_cpu / our_cpu,
+                    speedup_wall=ref_wall / our_wall,
+                    load=load,
+                    size=sizes[side.label],
+                    ref_size=sizes[Reference.label],
+                )
+            )
+    return rows
+
+
+def print_rows(rows: list[dict]) -> None:
+    for row in rows:
+        print(
+            f"  {row['model']} {row['op']:<10} {row['side']:<24} reference {row['ref_rt']:6.2f}x RT cpu, "
+            f"ours {row['our_rt']:6.2f}x RT cpu: {row['speedup_cpu']:5.2f}x cpu, {row['speedup_wall']:5.2f}x wall "
+            f"(others' load {row['load']:.2f} cores)",
+            flush=True,
+        )
+
+
+def doc_section(rows: list[dict], repeats: int) -> str:
+    table = markdown_table(
+        ["model", "LM coding", "reference (x RT, CPU)", "ours (x RT, CPU)", "speed-up CPU", "speed-up wall"],
+        [
+            [
+                f"{row['model'].split('_')[1]} {row['seconds']:g} s",
+                f"{row['op']}, {row['side'].split('(')[1].rstrip(')')}",
+                f"{row['ref_rt']:.2f}",
+                f"{row['our_rt']:.2f}",
+                f"{row['speedup_cpu']:.2f}x",
+                f"{row['speedup_wall']:.2f}x",
+            ]
+            for row in rows
+        ],
+    )
+    return (
+        "## Portable LM coding (end to end, 1 thread)\n\n"
+        f"`bench/bench_portable.py`, median of {repeats}, {machine_line(machine_info())}. Compress = encode + LM coding + "
+        "container; decompress = LM decoding + decode. Same random weights and LM on both sides, music-like "
+        f"signal at {BANDWIDTH:g} kbps. CPU time of the process (the machine was shared: wall clock is "
+        "shown too, and is less reliable).\n\n" + table + "\n"
+    )
+
+
+def sizes(lm_path: Path, codes_path: Path, model: str) -> None:
+    from codec.ecdc import lm_coding, portable  # noqa: PLC0415
+    from codec.models.lm import load_lm_state  # noqa: PLC0415
+    from codec.models.lm_int import PortableLM  # noqa: PLC0415
+
+    spec = get_spec(model)
+    lm = load_lm_state(lm_path, spec)
+    plm = PortableLM.from_float(lm)
+    codes_list = torch.load(codes_path, map_location="cpu", weights_only=True)
+    unit_frames, chunk_units = portable.default_layout(spec)
+    unit = unit_frames or spec.frames_for_length(spec.segment_length or 1)
+    float_bytes = portable_bytes = frames = 0
+    for codes in codes_list:
+        array = codes.numpy()
+        # The float LM codes a 24 kHz file as one segment; the portable LM restarts every unit.
+        segments = [array] if spec.segment_stride is None else _pieces(array, unit)
+        float_bytes += sum(len(b) for b in lm_coding.encode_segments(lm, segments, lambda n: None))
+        pieces = _pieces(array, unit)
+        portable_bytes += sum(len(portable._encode_unit(plm, piece, None)) for piece in pieces)
+        portable_bytes += portable.CHUNK_HEAD.size * -(-len(pieces) // chunk_units)
+        frames += array.shape[1]
+    print(f"{len(codes_list)} code sequences, {frames} frames, {model}")
+    print(f"  float LM (reference format):  {float_bytes} bytes")
+    print(
+        f"  portable LM (with framing):   {portable_bytes} bytes ({100 * (portable_bytes / float_bytes - 1):+.2f} %)"
+    )
+
+
+def _pieces(array, unit: int) -> list:  # noqa: ANN001
+    return [array[:, start : start + unit] for start in range(0, array.shape[1], unit)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", nargs="+", default=["encodec_24khz", "encodec_48khz"])
+    parser.add_argument("--write-doc", action="store_true", help="update this section of docs/BENCHMARKS.md")
+    parser.add_argument("--lm", type=Path, help="a trained LM checkpoint: measure sizes instead of speed")
+    parser.add_argument("--codes", type=Path, help="torch.save'd list of int64 [K, T] code tensors")
+    parser.add_argument("--model", default="encodec_24khz", help="model the LM belongs to (sizes)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.lm or args.codes:
+        if not (args.lm and args.codes):
+            parser.error("--lm and --codes go together")
+        sizes(args.lm, args.codes, args.model)
+        return
+    print(f"torch {torch.__version__}, 1 thread; {machine_line(machine_info())}", flush=True)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            model_rows = bench_model(name, args.seconds, args.repeats, Path(tmp))
+            print_rows(model_rows)
+            rows += model_rows
+    if args.write_doc:
+        print(f"wrote {update_doc_section(DOC_KEY, doc_section(rows, args.repeats))}")
+
+
+if __name__ == "__main__":
+    main()
