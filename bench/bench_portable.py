@@ -41,6 +41,7 @@ from bench.common import (  # noqa: E402
     save_reference_weights,
     update_doc_section,
 )
+from codec.ecdc.header import segment_lengths  # noqa: E402
 from codec.specs import get_spec  # noqa: E402
 
 DOC_KEY = "portable-lm"
@@ -149,35 +150,38 @@ def doc_section(rows: list[dict], repeats: int) -> str:
 
 
 def sizes(lm_path: Path, codes_path: Path, model: str) -> None:
-    from codec.ecdc import lm_coding, portable  # noqa: PLC0415
+    from codec.ecdc import encode_bytes  # noqa: PLC0415
     from codec.models.lm import load_lm_state  # noqa: PLC0415
-    from codec.models.lm_int import PortableLM  # noqa: PLC0415
 
     spec = get_spec(model)
     lm = load_lm_state(lm_path, spec)
-    plm = PortableLM.from_float(lm)
     codes_list = torch.load(codes_path, map_location="cpu", weights_only=True)
-    unit_frames, chunk_units = portable.default_layout(spec)
-    unit = unit_frames or spec.frames_for_length(spec.segment_length or 1)
-    float_bytes = portable_bytes = frames = 0
+    totals = {"reference": 0, "portable": 0}
+    frames = 0
     for codes in codes_list:
-        array = codes.numpy()
-        # The float LM codes a 24 kHz file as one segment; the portable LM restarts every unit.
-        segments = [array] if spec.segment_stride is None else _pieces(array, unit)
-        float_bytes += sum(len(b) for b in lm_coding.encode_segments(lm, segments, lambda n: None))
-        pieces = _pieces(array, unit)
-        portable_bytes += sum(len(portable._encode_unit(plm, piece, None)) for piece in pieces)
-        portable_bytes += portable.CHUNK_HEAD.size * -(-len(pieces) // chunk_units)
-        frames += array.shape[1]
-    print(f"{len(codes_list)} code sequences, {frames} frames, {model}")
-    print(f"  float LM (reference format):  {float_bytes} bytes")
-    print(
-        f"  portable LM (with framing):   {portable_bytes} bytes ({100 * (portable_bytes / float_bytes - 1):+.2f} %)"
-    )
+        encoded = _as_file(spec, codes.long())
+        for lm_format in totals:
+            totals[lm_format] += len(encode_bytes(encoded, lm=lm, lm_format=lm_format))
+        frames += codes.shape[1]
+    ref, port = totals["reference"], totals["portable"]
+    print(f"{len(codes_list)} code sequences, {frames} frames, {model}, whole files (headers included)")
+    print(f"  float LM (reference format, version 0): {ref} bytes")
+    print(f"  portable LM (version 1):                {port} bytes ({100 * (port / ref - 1):+.2f} %)")
 
 
-def _pieces(array, unit: int) -> list:  # noqa: ANN001
-    return [array[:, start : start + unit] for start in range(0, array.shape[1], unit)]
+def _as_file(spec, codes: torch.Tensor):  # noqa: ANN001, ANN202
+    """`EncodedAudio` holding codes [K, T] as a file of that many frames (48 kHz: cut into segments)."""
+    from codec.models.encodec import EncodedAudio  # noqa: PLC0415
+
+    hop, frames = spec.hop_length, codes.shape[1]
+    if spec.segment_stride is None:
+        return EncodedAudio(spec.name, 0.0, frames * hop, [codes])
+    per = spec.frames_for_length(spec.segment_length)
+    pieces = [codes[:, i : i + per] for i in range(0, frames, per)]
+    length = (len(pieces) - 1) * spec.segment_stride + pieces[-1].shape[1] * hop
+    lengths = segment_lengths(spec, length)
+    pieces = [p[:, : spec.frames_for_length(n)] for p, n in zip(pieces, lengths)]
+    return EncodedAudio(spec.name, 0.0, length, pieces, [1.0] * len(pieces))
 
 
 def main() -> None:

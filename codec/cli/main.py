@@ -459,9 +459,13 @@ def run_codec(args: argparse.Namespace, stderr: TextIO) -> int:
                 hint = "" if args.rescale else " (use -r / --rescale to scale it down instead)"
                 stderr.write(f"{PROG}: warning: {_one_line(str(warning.message))}{hint}\n")
         for start, stop in getattr(result, "lost_s", ()):
+            # A lost tail is left out (the output ends early); a lost stretch inside is muted.
+            where = (
+                "the output ends before it" if start >= result.duration_s else "it is silent in the output"
+            )
             stderr.write(
                 f"{PROG}: warning: {job.src.name}: audio from {_duration(start)} to {_duration(stop)} "
-                "was damaged and could not be decoded; it is silent in the output.\n"
+                f"was damaged and could not be decoded; {where}.\n"
             )
         if tty:
             stderr.write(_summary(job, result) + "\n")

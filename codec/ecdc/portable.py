@@ -7,9 +7,13 @@ follow the header, each framed as
     sync 0xEC 0xDC | chunk index (u32, big-endian) | payload length (u24) | CRC-32 (u32) | payload
 
 where the CRC covers the index, the length and the payload, so a damaged, missing or misplaced chunk is
-detected. A payload is its units one after another: the scale (float32, 48 kHz)
-and the unit's arithmetic code, flushed to a byte. A damaged chunk costs its own time range only: the
-reader skips to the next sync that starts a chunk with a valid CRC, and reports what it lost.
+detected. A payload is its units one after another: the scale (float32, 48 kHz), the byte length of the
+unit's arithmetic code (unsigned LEB128) and the code, flushed to a byte. A damaged chunk costs its own
+time range only: the reader skips to the next sync that starts a chunk with a valid CRC, and reports
+what it lost.
+
+Units are independent, and their starts are known before anything is decoded, so both directions step
+several units through the LM in lockstep: each frame's multiplies then serve many rows at once.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 from codec.ecdc.arithmetic import REVERSE_BITS, ArithmeticDecoder, ArithmeticEncoder
 from codec.ecdc.header import SCALE, EcdcHeader, segment_lengths
 from codec.errors import CheckpointError, EcdcFormatError
-from codec.models.lm_int import RECIPE, Kernels, PortableLM
+from codec.models.lm_int import RECIPE, Kernels, PortableLM, PortableStream
 from codec.specs import ModelSpec
 
 Tick = Callable[[int], None]
@@ -40,6 +44,11 @@ UNIT_SECONDS = 10
 CHUNK_SECONDS = 10
 # Symbols per LM block while coding (bounds the CDF block to about 16 MB).
 _BLOCK_SYMBOLS = 2048
+# Units stepped together, and the key/value cache they may take.
+_MAX_GROUP = 16
+_GROUP_CACHE_BYTES = 96 * 2**20
+# Frames between progress ticks while decoding.
+_DECODE_TICK = 16
 # Resynchronisation may CRC at most this many times the file's size before it gives up on the rest.
 _RESYNC_WORK = 64
 # Codes allocated for lost units at most this many times the file's size (plus a floor): a damaged file
@@ -91,7 +100,7 @@ def _crc(head: bytes | memoryview, payload: bytes | memoryview) -> int:
 
 def _max_payload(spec: ModelSpec, num_codebooks: int, chunk_units: int, unit_frames: int) -> int:
     # A symbol's range is at least 2 of 2**24, so it costs at most 23 bits; the coder adds a few bytes.
-    per_unit = (SCALE.size if spec.normalize else 0) + (23 * num_codebooks * unit_frames + 7) // 8 + 8
+    per_unit = (SCALE.size if spec.normalize else 0) + (23 * num_codebooks * unit_frames + 7) // 8 + 12
     return min(MAX_PAYLOAD, chunk_units * per_unit)
 
 
@@ -111,15 +120,15 @@ def encode_body(
 ) -> bytes:
     """The chunks of a version-1 file holding `segments` (codes [K, T_i])."""
     units = units_for(spec, length, unit_frames)
+    pieces = [segments[u.segment][:, u.frame : u.frame + u.frames] for u in units]
+    codes = encode_units(plm, pieces, tick, kernels)
     out = bytearray()
     for index, first in enumerate(range(0, len(units), chunk_units)):
         payload = bytearray()
-        for unit in units[first : first + chunk_units]:
+        for unit, code in zip(units[first : first + chunk_units], codes[first : first + chunk_units]):
             if scales is not None:
                 payload += SCALE.pack(scales[unit.segment])
-            codes = segments[unit.segment][:, unit.frame : unit.frame + unit.frames]
-            payload += _encode_unit(plm, codes, kernels)
-            tick(unit.frames)
+            payload += _varint(len(code)) + code
         if len(payload) > MAX_PAYLOAD:
             raise EcdcFormatError(
                 "A chunk of the portable file would exceed 16 MB; use fewer units per chunk."
@@ -129,22 +138,141 @@ def encode_body(
     return bytes(out)
 
 
-def _encode_unit(plm: PortableLM, codes: np.ndarray, kernels: Kernels | None) -> bytes:
-    num_codebooks, frames = codes.shape
-    stream = plm.stream(num_codebooks, frames, kernels)
-    by_frame = codes.T.astype(np.int64)
-    previous = np.concatenate([np.full((1, num_codebooks), -1, dtype=np.int64), by_frame[:-1]])
-    encoder = ArithmeticEncoder()
-    block = max(1, _BLOCK_SYMBOLS // num_codebooks)
-    for start in range(0, frames, block):
-        stop = min(frames, start + block)
-        cdf = stream.cdfs(previous[start:stop])  # [n, K, card]
-        symbols = by_frame[start:stop, :, None]
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    for _ in range(4):  # a code is below 16 MB: at most 4 bytes
+        if position >= len(data):
+            break
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, position
+    raise EcdcFormatError("The .ecdc file is corrupt: a unit length is malformed.")
+
+
+def _groups(plm: PortableLM, frames: list[int]) -> list[list[int]]:
+    """Unit indices stepped together: consecutive units, as many as the cache budget allows."""
+    out: list[list[int]] = []
+    for index, count in enumerate(frames):
+        group = out[-1] if out else None
+        if group is not None and len(group) < _MAX_GROUP:
+            longest = max(count, *(frames[i] for i in group))
+            if (len(group) + 1) * PortableStream.memory_per_sequence(plm, longest) <= _GROUP_CACHE_BYTES:
+                group.append(index)
+                continue
+        out.append([index])
+    return out
+
+
+def encode_units(
+    plm: PortableLM, pieces: list[np.ndarray], tick: Tick, kernels: Kernels | None = None
+) -> list[bytes]:
+    """The arithmetic code of each unit's codes [K, frames], each from a fresh LM state."""
+    out: list[bytes] = []
+    for group in _groups(plm, [piece.shape[1] for piece in pieces]):
+        out += _encode_group(plm, [pieces[i] for i in group], kernels)
+        tick(sum(pieces[i].shape[1] for i in group))
+    return out
+
+
+def _encode_group(plm: PortableLM, pieces: list[np.ndarray], kernels: Kernels | None) -> list[bytes]:
+    num_codebooks = pieces[0].shape[0]
+    frames = [piece.shape[1] for piece in pieces]
+    longest = max(frames)
+    # [B, T, K], units shorter than the longest padded with code 0 (their extra CDFs are not used).
+    by_frame = np.zeros((len(pieces), longest, num_codebooks), dtype=np.int64)
+    for b, piece in enumerate(pieces):
+        by_frame[b, : piece.shape[1]] = piece.T
+    previous = np.concatenate(
+        [np.full((len(pieces), 1, num_codebooks), -1, dtype=np.int64), by_frame[:, :-1]], axis=1
+    )
+    stream = plm.stream(num_codebooks, longest, kernels, batch=len(pieces))
+    encoders = [ArithmeticEncoder() for _ in pieces]
+    block = max(1, _BLOCK_SYMBOLS // (num_codebooks * len(pieces)))
+    for start in range(0, longest, block):
+        stop = min(longest, start + block)
+        cdf = stream.cdfs(previous[:, start:stop])  # [B, n, K, card]
+        symbols = by_frame[:, start:stop, :, None]
         highs = np.take_along_axis(cdf, symbols, -1)[..., 0] - 1
         lows = np.take_along_axis(cdf, np.maximum(symbols - 1, 0), -1)[..., 0]
         lows[symbols[..., 0] == 0] = 0
-        encoder.push_many(lows.reshape(-1).tolist(), highs.reshape(-1).tolist())
-    return encoder.finish()
+        for b, encoder in enumerate(encoders):
+            n = max(0, min(stop, frames[b]) - start)
+            encoder.push_many(lows[b, :n].reshape(-1).tolist(), highs[b, :n].reshape(-1).tolist())
+    return [encoder.finish() for encoder in encoders]
+
+
+def decode_units(
+    plm: PortableLM,
+    codes: list[bytes],
+    frames: list[int],
+    num_codebooks: int,
+    tick: Tick,
+    kernels: Kernels | None = None,
+) -> list[np.ndarray | None]:
+    """Codes [K, frames] of each unit from its arithmetic code, or None where it does not decode."""
+    out: list[np.ndarray | None] = []
+    for group in _groups(plm, frames):
+        out += _decode_group(
+            plm, [codes[i] for i in group], [frames[i] for i in group], num_codebooks, tick, kernels
+        )
+    return out
+
+
+def _decode_group(
+    plm: PortableLM,
+    codes: list[bytes],
+    frames: list[int],
+    num_codebooks: int,
+    tick: Tick,
+    kernels: Kernels | None,
+) -> list[np.ndarray | None]:
+    """Frame by frame (frame t's CDFs need frame t-1's codes), all units of the group in lockstep."""
+    batch, longest, card = len(codes), max(frames), plm.card
+    stream = plm.stream(num_codebooks, longest, kernels, batch=batch)
+    decoders = [ArithmeticDecoder(code.translate(REVERSE_BITS)) for code in codes]
+    pulls = [decoder.pull for decoder in decoders]
+    alive = [count > 0 for count in frames]
+    out = np.zeros((batch, longest, num_codebooks), dtype=np.int64)
+    previous = np.full((batch, 1, num_codebooks), -1, dtype=np.int64)
+    stride = num_codebooks * card
+    offsets = [k * card for k in range(num_codebooks)]
+    reported = 0
+    for t in range(longest):
+        cdf = memoryview(stream.cdfs(previous).reshape(-1))
+        for b in range(batch):
+            if not alive[b] or t >= frames[b]:
+                continue
+            pull, base = pulls[b], b * stride
+            try:
+                out[b, t] = [pull(cdf, base + offset, card) for offset in offsets]
+            except EcdcFormatError:
+                alive[b] = False  # this unit is lost; the others go on
+        previous = out[:, t : t + 1]
+        if (t + 1) % _DECODE_TICK == 0 or t + 1 == longest:
+            done = sum(min(count, t + 1) for count in frames)
+            tick(done - reported)
+            reported = done
+    result: list[np.ndarray | None] = []
+    for b in range(batch):
+        # The code must end exactly where its bits were used up (plus padding to a byte).
+        whole = alive[b] and decoders[b].end_byte == len(codes[b])
+        result.append(out[b, : frames[b]].T.copy() if whole else None)
+    return result
 
 
 # -- reading ----------------------------------------------------------------------------------------------
@@ -186,17 +314,22 @@ def decode_body(
     limit = _max_payload(spec, num_codebooks, chunk_units, longest)
     found = _find_chunks(body, count, limit)
 
-    decoded: dict[int, tuple[np.ndarray, float]] = {}
+    parsed: list[tuple[int, float, bytes]] = []  # (unit index, scale, arithmetic code)
     for index, (start, stop) in sorted(found.items()):
-        chunk = units[index * chunk_units : (index + 1) * chunk_units]
+        first = index * chunk_units
         try:
-            payload = body[start:stop]
-            decoded.update(
-                _decode_chunk(plm, spec, payload, index * chunk_units, chunk, num_codebooks, kernels)
-            )
+            parsed += _parse_chunk(spec, body[start:stop], first, len(units[first : first + chunk_units]))
         except EcdcFormatError:
-            pass  # a chunk whose CRC matched but does not decode is lost like a damaged one
-        tick(sum(unit.frames for unit in chunk))
+            pass  # a chunk whose CRC matched but does not parse is lost like a damaged one
+    results = decode_units(
+        plm,
+        [code for _, _, code in parsed],
+        [units[i].frames for i, _, _ in parsed],
+        num_codebooks,
+        tick,
+        kernels,
+    )
+    decoded = {i: (codes, scale) for (i, scale, _), codes in zip(parsed, results) if codes is not None}
 
     # Units past the last decoded one are a lost tail: the audio ends there instead.
     kept = max(decoded) + 1 if decoded else 0
@@ -239,56 +372,27 @@ def _find_chunks(body: bytes, count: int, limit: int) -> dict[int, tuple[int, in
     return found
 
 
-def _decode_chunk(
-    plm: PortableLM,
-    spec: ModelSpec,
-    payload: bytes,
-    first: int,
-    units: list[Unit],
-    num_codebooks: int,
-    kernels: Kernels | None,
-) -> dict[int, tuple[np.ndarray, float]]:
-    """Unit index -> (codes [K, frames], scale) of the units of one chunk's payload."""
-    out: dict[int, tuple[np.ndarray, float]] = {}
-    decoder_data = payload.translate(REVERSE_BITS)
+def _parse_chunk(spec: ModelSpec, payload: bytes, first: int, count: int) -> list[tuple[int, float, bytes]]:
+    """(unit index, scale, arithmetic code) of each of the `count` units of one chunk's payload."""
+    out = []
     position = 0
-    for offset, unit in enumerate(units):
+    for offset in range(count):
         scale = 1.0
         if spec.normalize:
             if position + SCALE.size > len(payload):
-                raise EcdcFormatError("The .ecdc file is truncated: a chunk ends early.")
+                raise EcdcFormatError("The .ecdc file is corrupt: a chunk ends early.")
             (scale,) = SCALE.unpack_from(payload, position)
             if not (math.isfinite(scale) and scale > 0):
                 raise EcdcFormatError(f"The .ecdc file holds an invalid volume scale ({scale}).")
             position += SCALE.size
-        decoder = ArithmeticDecoder(decoder_data, 8 * position)
-        codes = decode_unit(plm, decoder, unit.frames, num_codebooks, kernels)
-        position = decoder.end_byte
-        out[first + offset] = (codes, scale)
+        size, position = _read_varint(payload, position)
+        if position + size > len(payload):
+            raise EcdcFormatError("The .ecdc file is corrupt: a chunk ends early.")
+        out.append((first + offset, scale, payload[position : position + size]))
+        position += size
     if position != len(payload):
         raise EcdcFormatError("The .ecdc file is corrupt: a chunk holds more data than its units.")
     return out
-
-
-def decode_unit(
-    plm: PortableLM,
-    decoder: ArithmeticDecoder,
-    frames: int,
-    num_codebooks: int,
-    kernels: Kernels | None = None,
-) -> np.ndarray:
-    """Codes [K, frames] of one LM unit, one frame at a time (frame t's CDFs need frame t-1's codes)."""
-    stream = plm.stream(num_codebooks, frames, kernels)
-    card = plm.card
-    offsets = [k * card for k in range(num_codebooks)]
-    out = np.empty((frames, num_codebooks), dtype=np.int64)
-    previous = np.full((1, num_codebooks), -1, dtype=np.int64)
-    pull = decoder.pull
-    for t in range(frames):
-        cdf = memoryview(stream.cdfs(previous).reshape(-1))
-        out[t] = [pull(cdf, offset, card) for offset in offsets]
-        previous = out[t : t + 1]
-    return out.T
 
 
 def _kept_length(spec: ModelSpec, length: int, units: list[Unit], kept: int) -> int:

@@ -370,8 +370,13 @@ class PortableLM:
             )
             norm1 = _norm(_as64(layer.norm1.weight), _as64(layer.norm1.bias))
             h_scale = norm1.scale
+            # Straight to GELU table indices: floor(x * 2**GELU_IN_BITS + 0.5) + GELU_LOW.
             ff1, _, _ = _linear(
-                _as64(layer.linear1.weight), _as64(layer.linear1.bias), h_scale, 2.0**-GELU_IN_BITS
+                _as64(layer.linear1.weight),
+                _as64(layer.linear1.bias),
+                h_scale,
+                2.0**-GELU_IN_BITS,
+                offset=0.5 + GELU_LOW,
             )
             hidden = layer.linear1.weight.shape[0]
             blocks = hidden // dim if hidden % dim == 0 else 1
@@ -410,13 +415,17 @@ class PortableLM:
                 q, scale = quantize_rows(np.concatenate([_as64(weight) for weight, _ in sources]))
                 bias = np.concatenate([_as64(bias) for _, bias in sources])
                 weight = np.ascontiguousarray(q.T.astype(np.float32))
-                cached = (weight, scale * self._head_scale, bias * EXP_STEPS)
+                mult = (scale * self._head_scale).astype(np.float32)
+                cached = (weight, mult, (bias * EXP_STEPS).astype(np.float32))
                 self._head_cache[num_codebooks] = cached
             return cached
 
-    def stream(self, num_codebooks: int, frames: int, kernels: Kernels | None = None) -> PortableStream:
-        """A fresh state for coding `frames` frames with the first `num_codebooks` codebooks."""
-        return PortableStream(self, num_codebooks, frames, kernels or NUMPY)
+    def stream(
+        self, num_codebooks: int, frames: int, kernels: Kernels | None = None, batch: int = 1
+    ) -> PortableStream:
+        """A fresh state for coding `batch` sequences of up to `frames` frames with the first
+        `num_codebooks` codebooks."""
+        return PortableStream(self, num_codebooks, frames, kernels or NUMPY, batch)
 
 
 def weights_fingerprint(lm: object) -> str:
@@ -499,90 +508,116 @@ def _normalized(c: np.ndarray, var: np.ndarray, norm: _Norm, add: np.ndarray) ->
 
 
 class PortableStream:
-    """Integer LM state of one sequence of at most `frames` frames (a format LM unit); `cdfs` advances it."""
+    """Integer LM state of `batch` independent sequences of at most `frames` frames each (format LM units),
+    advanced in lockstep; `cdfs` takes the next frames of every sequence.
 
-    def __init__(self, lm: PortableLM, num_codebooks: int, frames: int, kernels: Kernels) -> None:
+    Rows never mix: batching only turns one-row multiplies into bigger ones, which are exact all the same,
+    so a sequence's CDFs do not depend on what it is batched with.
+    """
+
+    def __init__(
+        self, lm: PortableLM, num_codebooks: int, frames: int, kernels: Kernels, batch: int = 1
+    ) -> None:
         if not 1 <= num_codebooks <= lm.n_q:
             raise CheckpointError(f"The language model codes 1 to {lm.n_q} codebooks, not {num_codebooks}.")
         if not 0 <= frames <= MAX_FRAMES:
             raise ValueError(f"A portable LM stream codes at most {MAX_FRAMES} frames.")
-        self.lm, self.num_codebooks, self.kernels = lm, num_codebooks, kernels
+        self.lm, self.num_codebooks, self.kernels, self.batch = lm, num_codebooks, kernels, batch
         self.step = 0
         self.frames = frames
         rows = frames + 1  # row 0: the initial all-zero state, as the float LM's
-        shape = (lm.heads, rows, lm.head_dim)
+        shape = (batch, lm.heads, rows, lm.head_dim)
         self._keys = [np.empty(shape) for _ in lm.layers]
         self._values = [np.empty(shape) for _ in lm.layers]
         dim = lm.dim
         for layer, keys, values in zip(lm.layers, self._keys, self._values):
-            keys[:, 0] = layer.zero_kv[:dim].reshape(lm.heads, lm.head_dim)
-            values[:, 0] = layer.zero_kv[dim:].reshape(lm.heads, lm.head_dim)
+            keys[:, :, 0] = layer.zero_kv[:dim].reshape(lm.heads, lm.head_dim)
+            values[:, :, 0] = layer.zero_kv[dim:].reshape(lm.heads, lm.head_dim)
         self._tables = lm.embeddings[:num_codebooks]
         self._codebooks = np.arange(num_codebooks)
         positions = position_table(dim, lm.max_period, max(frames, 1)).astype(np.float64)
         self._positions = positions * lm.position_scale
         self._exp = exp_table()
-        self._gelu = gelu_table()
+        self._exp_int = self._exp.astype(np.int64)
+        self._gelu = gelu_table().astype(np.float32)
+        self._ranks = MIN_RANGE * np.arange(1, lm.card + 1, dtype=np.int64)
+
+    @staticmethod
+    def memory_per_sequence(lm: PortableLM, frames: int) -> int:
+        """Bytes of key/value cache one sequence of `frames` frames takes."""
+        return 2 * 8 * len(lm.layers) * (frames + 1) * lm.dim
 
     def cdfs(self, previous: np.ndarray) -> np.ndarray:
-        """CDFs [n, K, card] (int64, last value <= 2**24) of the next n frames, given for each the codes of
-        the frame before it, `previous` [n, K] (-1: none)."""
-        n = previous.shape[0]
+        """CDFs [batch, n, K, card] (int64, last value <= 2**24) of the next n frames of every sequence,
+        given for each frame the codes of the frame before it, `previous` [batch, n, K] (-1: none)."""
+        batch, n, _ = previous.shape
         if self.step + n > self.frames:
             raise ValueError("The stream is past its last frame.")
         lm = self.lm
-        summed = self._tables[self._codebooks, previous + 1].sum(1)  # [n, dim], exact integers
-        x = _input_norm(summed, lm.norm_in, self._positions[self.step : self.step + n])
+        summed = self._tables[self._codebooks, previous + 1].sum(2)  # [B, n, dim], exact integers
+        positions = self._positions[self.step : self.step + n]
+        x = _input_norm(summed.reshape(batch * n, -1), lm.norm_in, np.tile(positions, (batch, 1)))
         for index, layer in enumerate(lm.layers):
-            x = self._layer(index, layer, x)
+            x = self._layer(index, layer, x, batch, n)
         self.step += n
-        return self._cdf(x)
+        return self._cdf(x).reshape(batch, n, self.num_codebooks, lm.card)
 
-    def _layer(self, index: int, layer: _Layer, x: np.ndarray) -> np.ndarray:
+    def _layer(self, index: int, layer: _Layer, x: np.ndarray, batch: int, n: int) -> np.ndarray:
         lm, kernels = self.lm, self.kernels
-        n, dim = x.shape
+        dim = x.shape[1]
         heads, head_dim = lm.heads, lm.head_dim
         qkv = np.floor(layer.qkv(kernels, x))  # queries and keys within WIDE by construction
-        values_new = np.clip(qkv[:, 2 * dim :], -ACT, ACT)
+        split = qkv.reshape(batch, n, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)  # [3, B, H, n, hd]
         first = self.step + 1  # cache row of the first new input
         keys, values = self._keys[index], self._values[index]
-        keys[:, first : first + n] = qkv[:, dim : 2 * dim].reshape(n, heads, head_dim).transpose(1, 0, 2)
-        values[:, first : first + n] = values_new.reshape(n, heads, head_dim).transpose(1, 0, 2)
+        keys[:, :, first : first + n] = split[1]
+        np.clip(split[2], -ACT, ACT, out=values[:, :, first : first + n])
         lo = max(0, first - lm.past_context)
         hi = first + n
-        queries = qkv[:, :dim].reshape(n, heads, head_dim).transpose(1, 0, 2)  # [H, n, hd]
-        scores = kernels.matmul(queries, keys[:, lo:hi].transpose(0, 2, 1))  # [H, n, L], exact
+        scores = kernels.matmul(split[0], keys[:, :, lo:hi].swapaxes(-1, -2))  # [B, H, n, L], exact
         if n > 1:
             # Query row r sees cache rows r - past_context .. r; the others weigh nothing.
             rows = np.arange(first, hi)[:, None]
             cols = np.arange(lo, hi)[None, :]
             visible = (cols <= rows) & (cols >= rows - lm.past_context)
             scores = np.where(visible, scores, -np.inf)
-        steps = np.floor((scores.max(-1, keepdims=True) - scores) * layer.att_mult)
+        steps = scores.max(-1, keepdims=True) - scores
+        steps *= layer.att_mult
         np.minimum(steps, EXP_SIZE, out=steps)
-        weights = self._exp[steps.astype(np.int64)]
+        weights = self._exp[steps.astype(np.int64)]  # truncation: floor, as steps >= 0
         total = weights.sum(-1, keepdims=True)  # integers below 2**53
-        mixed = np.floor(kernels.matmul(weights, values[:, lo:hi]) / total + 0.5)  # [H, n, hd]
-        mixed = mixed.transpose(1, 0, 2).reshape(n, dim)
-        attn = np.floor(layer.out(kernels, mixed))
+        mixed = kernels.matmul(weights, values[:, :, lo:hi])  # [B, H, n, hd]
+        mixed /= total
+        mixed += 0.5
+        np.floor(mixed, out=mixed)
+        attn = np.floor(layer.out(kernels, mixed.transpose(0, 2, 1, 3).reshape(batch * n, dim)))
         np.clip(attn, -BRANCH, BRANCH, out=attn)
-        h = _layer_norm(x + attn, layer.norm1)
-        pre = np.floor(layer.ff1(kernels, h))  # GELU input in 2**-8 steps
-        g = self._gelu[np.clip(pre + GELU_LOW, 0, GELU_SIZE - 1).astype(np.int64)]
+        attn += x
+        h = _layer_norm(attn, layer.norm1)
+        pre = layer.ff1(kernels, h)  # GELU table index (offset and rounding folded in)
+        np.clip(pre, 0, GELU_SIZE - 1, out=pre)
+        g = self._gelu[pre.astype(np.int64)]  # truncation: floor, as pre >= 0
         ff = np.floor(layer.ff2(kernels, g))
         np.clip(ff, -BRANCH, BRANCH, out=ff)
-        return _layer_norm(h + ff, layer.norm2)
+        ff += h
+        return _layer_norm(ff, layer.norm2)
 
     def _cdf(self, x: np.ndarray) -> np.ndarray:
         lm = self.lm
-        n = x.shape[0]
+        rows = x.shape[0]
         weight, mult, add = lm.head(self.num_codebooks)
-        acc = self.kernels.matmul(x.astype(np.float32), weight).astype(np.float64)
-        logits = (acc * mult + add).reshape(n, self.num_codebooks, lm.card)  # in exp-table steps
-        top = logits.max(-1, keepdims=True)
-        steps = np.minimum(np.floor(top - logits + 0.5), EXP_SIZE).astype(np.int64)
-        freqs = self._exp[steps].astype(np.int64)
-        total = freqs.sum(-1, keepdims=True)
-        spare = (1 << CDF_BITS) - MIN_RANGE * lm.card
-        ranges = freqs * spare // total + MIN_RANGE
-        return np.cumsum(ranges, axis=-1)
+        logits = self.kernels.matmul(x.astype(np.float32), weight)  # float32, exact integers
+        logits *= mult
+        logits += add  # in exp-table steps (float32: deterministic, and precise enough for that)
+        logits = logits.reshape(rows, self.num_codebooks, lm.card)
+        steps = np.subtract(logits.max(-1, keepdims=True) + np.float32(0.5), logits, out=logits)
+        # Truncation is floor as steps >= 0; beyond the table, frequency 0.
+        freqs = np.take(self._exp, steps.astype(np.int64), mode="clip")
+        # Ranges floor(freq * spare / total) + MIN_RANGE; a product rounds up past an integer at most once
+        # per value, which the margin of `card` absorbs, so the CDF never passes 2**CDF_BITS.
+        spare = (1 << CDF_BITS) - (MIN_RANGE + 1) * lm.card
+        freqs *= spare / freqs.sum(-1, keepdims=True)
+        np.floor(freqs, out=freqs)
+        cdf = np.cumsum(freqs, axis=-1, out=freqs).astype(np.int64)  # integers below 2**24: exact
+        cdf += self._ranks
+        return cdf
