@@ -325,7 +325,10 @@ def _read_packed_body(
     # The exact size is known before anything is allocated.
     expected = sum(sizes) + scale_bytes * len(sizes)
     if expected > len(body):
-        raise EcdcFormatError("The .ecdc file is truncated: its audio data ends early.")
+        raise EcdcFormatError(
+            "The .ecdc file is truncated: its audio data ends early"
+            f"{_kept_packed(header, len(body), frames, sizes, scale_bytes)}."
+        )
     _check_end(expected, len(body))
     segments, scales = [], []
     position = 0
@@ -337,6 +340,24 @@ def _read_packed_body(
         position += size
         tick(count)
     return segments, scales
+
+
+def _kept_packed(header: EcdcHeader, size: int, frames: list[int], sizes: list[int], scale_bytes: int) -> str:
+    """Where a truncated version-0 packed body stops being decodable, as a phrase (the bytes cannot say
+    more: version 0 has no checksums, so damage elsewhere is not detected)."""
+    spec = header.spec
+    rate, hop = spec.sample_rate, spec.hop_length
+    if spec.segment_stride is None:
+        whole = max(0, size * 8 // (header.num_codebooks * spec.bits_per_codebook))
+        kept = min(header.length, whole * hop)
+    else:
+        kept, position = 0, 0
+        for index, segment in enumerate(sizes):
+            position += scale_bytes + segment
+            if position > size:
+                break
+            kept = min(header.length, index * spec.segment_stride + frames[index] * hop)
+    return f": {kept / rate:.2f} s of its {header.length / rate:.2f} s are complete, the rest is lost"
 
 
 def _read_lm_body(
@@ -381,9 +402,17 @@ def _decode_lm_segments(
         if spec.normalize:
             scales.append(_read_scale(body, position))
             position += SCALE.size
-        codes, position = lm_coding.decode_segment(
-            lm, reversed_body, position, header.num_codebooks, count, tick
-        )
+        try:
+            codes, position = lm_coding.decode_segment(
+                lm, reversed_body, position, header.num_codebooks, count, tick
+            )
+        except EcdcFormatError as error:
+            # Version 0 has no checksums: damage shows only when the code stops making sense, and a
+            # segment's end is only known by decoding it, so nothing after this point can be found.
+            if len(frames) > 1:
+                offset = len(segments) * (spec.segment_stride or 0) / spec.sample_rate
+                raise EcdcFormatError(f"{str(error).rstrip('.')} in the segment at {offset:.2f} s.") from None
+            raise
         segments.append(codes)
     _check_end(position, len(body))
     return segments, scales

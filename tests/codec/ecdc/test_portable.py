@@ -278,3 +278,16 @@ def test_another_process_with_other_kernels_reads_and_writes_the_same(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == hashlib.sha256(data).hexdigest()
+
+
+def test_damaged_version_0_files_say_where_they_break():
+    # Version 0 has no checksums; what length checks and the LM decoder detect is located in the message.
+    data = encode_bytes(random_encoded("encodec_48khz", 3 * 47520, 2, seed=1))
+    with pytest.raises(EcdcFormatError, match=r"1\.99 s of its 2\.97 s are complete"):
+        decode_bytes(data[: len(data) * 3 // 4])
+    lm = tiny_lm("encodec_48khz", seed=1)
+    encoded = random_encoded("encodec_48khz", 3 * 47520, 2, seed=1)
+    data = bytearray(encode_bytes(encoded, lm=lm))
+    data[-12] ^= 0xFF  # inside the last segment's code
+    with pytest.raises(EcdcFormatError, match=r"in the segment at 1\.98 s"):
+        decode_bytes(bytes(data), lm_loader=lambda _: lm)
