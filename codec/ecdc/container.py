@@ -292,7 +292,9 @@ def _segment_plan(header: EcdcHeader, body_size: int) -> list[int]:
     spec = header.spec
     scale_bytes = SCALE.size if spec.normalize else 0
     if header.version == PORTABLE_VERSION:
-        return []  # chunks are found by their framing (and may be missing); see `portable`
+        # Chunks are found by their framing and may be missing (see `portable`); the header is
+        # checksummed, so its length is what the writer meant.
+        return segment_lengths(spec, header.length)
     minimum = scale_bytes + (_MIN_LM_SEGMENT_BYTES if header.use_lm else 1)
     if segment_count(spec, header.length) * minimum > body_size:
         raise EcdcFormatError("The .ecdc file is truncated: its audio data ends early.")

@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from codec.ecdc import decode_bytes, encode_bytes, read_header
+from codec.ecdc import decode_bytes, encode_bytes, read_ecdc, read_header
 from codec.ecdc.container import encode_portable_bytes
 from codec.ecdc.header import PORTABLE_VERSION, PREFIX
 from codec.ecdc.portable import CHUNK_HEAD, SYNC, units_for
-from codec.errors import CheckpointError, EcdcFormatError
+from codec.errors import Cancelled, CheckpointError, EcdcFormatError
 from codec.models.lm import LanguageModel
 from codec.models.lm_int import Kernels
+from codec.progress import CancelToken
 from codec.specs import get_spec
 from tests.codec.ecdc.conftest import random_encoded, tiny_lm
 from tests.codec.ecdc.reference import reference_decompress
@@ -239,6 +240,7 @@ from codec.ecdc.container import encode_portable_bytes
 from codec.models.encodec import EncodedAudio
 from codec.models.lm import LanguageModel
 from codec.models.lm_int import Kernels
+from codec.progress import CancelToken
 from codec.specs import get_spec
 folder, kernels, threads, denormal = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 torch.set_num_threads(threads)
@@ -298,3 +300,14 @@ def test_damaged_version_0_files_say_where_they_break():
             if "inconsistent" in str(error) or "ends early" in str(error):
                 located.append(str(error))
     assert located and all("in the segment at 1.98 s" in message for message in located)
+
+
+def test_progress_and_cancel_while_decoding():
+    reports = []
+    read_ecdc(FILE24, lm_loader=lambda _: LM24, progress=lambda done, total: reports.append((done, total)))
+    assert reports[-1] == (60, 60) and all(total == 60 for _, total in reports)
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        read_ecdc(FILE24, lm_loader=lambda _: LM24, cancel=token)
