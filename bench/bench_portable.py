@@ -138,7 +138,7 @@ def print_rows(rows: list[dict]) -> None:
         )
 
 
-def doc_section(rows: list[dict], repeats: int) -> str:
+def doc_section(rows: list[dict], repeats: int, machine: str) -> str:
     table = markdown_table(
         [
             "model",
@@ -164,7 +164,7 @@ def doc_section(rows: list[dict], repeats: int) -> str:
     )
     return (
         "## Portable LM coding (end to end, 1 thread)\n\n"
-        f"`bench/bench_portable.py`, median of {repeats}, {machine_line(machine_info())}. Compress = encode + LM coding + "
+        f"`bench/bench_portable.py`, median of {repeats}. {machine} Compress = encode + LM coding + "
         "container; decompress = LM decoding + decode. Same random weights and LM on both sides, music-like "
         f"signal at {BANDWIDTH:g} kbps. CPU time of the process (the machine was shared: wall clock is "
         'shown too, and is less reliable). "LM part alone": the CPU time outside the model\'s encode or '
@@ -225,7 +225,8 @@ def main() -> None:
             parser.error("--lm and --codes go together")
         sizes(args.lm, args.codes, args.model)
         return
-    print(f"torch {torch.__version__}, 1 thread; {machine_line(machine_info())}", flush=True)
+    machine = machine_line(machine_info())  # at the start: the load average before the run
+    print(f"torch {torch.__version__}, 1 thread; {machine}", flush=True)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
@@ -233,7 +234,7 @@ def main() -> None:
             print_rows(model_rows)
             rows += model_rows
     if args.write_doc:
-        print(f"wrote {update_doc_section(DOC_KEY, doc_section(rows, args.repeats))}")
+        print(f"wrote {update_doc_section(DOC_KEY, doc_section(rows, args.repeats, machine))}")
 
 
 if __name__ == "__main__":
