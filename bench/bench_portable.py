@@ -203,7 +203,9 @@ def _as_file(spec, codes: torch.Tensor):  # noqa: ANN001, ANN202
         return EncodedAudio(spec.name, 0.0, frames * hop, [codes])
     per = spec.frames_for_length(spec.segment_length)
     pieces = [codes[:, i : i + per] for i in range(0, frames, per)]
-    length = (len(pieces) - 1) * spec.segment_stride + pieces[-1].shape[1] * hop
+    # The last segment may not reach the next segment's offset (that would add a segment).
+    last = min(pieces[-1].shape[1] * hop, spec.segment_stride)
+    length = (len(pieces) - 1) * spec.segment_stride + last
     lengths = segment_lengths(spec, length)
     pieces = [p[:, : spec.frames_for_length(n)] for p, n in zip(pieces, lengths)]
     return EncodedAudio(spec.name, 0.0, length, pieces, [1.0] * len(pieces))

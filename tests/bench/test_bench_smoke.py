@@ -134,3 +134,20 @@ def test_memory_harness_end_to_end(tmp_path):
     assert "peak RSS" in text and "growth 0.02 → 0.04 min" in text
     pytest.importorskip("matplotlib")
     assert bench_memory.plot(runs, tmp_path / "memory.png").stat().st_size > 1000
+
+
+def test_portable_size_bench_codes_both_formats(tmp_path, capsys):
+    import torch
+
+    from bench import bench_portable
+    from codec.models.lm import LanguageModel
+    from codec.specs import get_spec
+
+    for name in ("encodec_24khz", "encodec_48khz"):
+        torch.save(LanguageModel.random(get_spec(name), seed=1).state_dict(), tmp_path / "lm.th")
+        generator = torch.Generator().manual_seed(0)
+        codes = [torch.randint(0, 1024, (2, n), generator=generator) for n in (40, 310)]
+        torch.save(codes, tmp_path / "codes.pt")
+        bench_portable.sizes(tmp_path / "lm.th", tmp_path / "codes.pt", name)
+        out = capsys.readouterr().out
+        assert "2 code sequences, 350 frames" in out and "portable LM (version 1)" in out
