@@ -281,7 +281,14 @@ def _linear(
     stacked = q.T.reshape(blocks, in_dim // blocks, out_dim).astype(np.float32)
     mult = scale * in_scale / out_scale
     add = bias / out_scale + offset
-    return _Linear(np.ascontiguousarray(stacked), mult, add), q, scale
+    return _Linear(_frozen(stacked), mult, add), q, scale
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """A read-only contiguous copy: the weights of an integer layer (kernels may cache them on a device)."""
+    out = np.array(array, order="C")
+    out.setflags(write=False)
+    return out
 
 
 @dataclass(frozen=True)
@@ -361,7 +368,7 @@ class PortableLM:
             q_all = np.concatenate([qk_q, v_q])
             scales = np.concatenate([qk_scale, v_scale])
             qkv = _Linear(
-                np.ascontiguousarray(q_all.T[None].astype(np.float32)),
+                _frozen(q_all.T[None].astype(np.float32)),
                 scales * x_scale / out_scales,
                 b_in / out_scales + 0.5,
             )
@@ -418,7 +425,7 @@ class PortableLM:
                 sources = self._head_source[:num_codebooks]
                 q, scale = quantize_rows(np.concatenate([_as64(weight) for weight, _ in sources]))
                 bias = np.concatenate([_as64(bias) for _, bias in sources])
-                weight = np.ascontiguousarray(q.T.astype(np.float32))
+                weight = _frozen(q.T.astype(np.float32))
                 mult = (scale * self._head_scale).astype(np.float32)
                 cached = (weight, mult, (bias * EXP_STEPS).astype(np.float32))
                 self._head_cache[num_codebooks] = cached
@@ -481,14 +488,16 @@ class Kernels:
         import torch  # noqa: PLC0415 - optional backend
 
         def tensor(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+            # torch wants writable memory; read-only weights are copied (once, they are cached).
+            array = np.ascontiguousarray(array) if array.flags.writeable else np.array(array)
+            return torch.from_numpy(array).to(self.device)
 
-        key = id(b)
-        cached = self._weights.get(key)
+        if b.flags.writeable:  # activations and caches: moved each time
+            return torch.matmul(tensor(a), tensor(b)).cpu().numpy()
+        # Weights (read-only arrays) are moved to the device once.
+        cached = self._weights.get(id(b))
         if cached is None or cached[0] is not b:
-            cached = (b, tensor(b))
-            if len(self._weights) < 256:
-                self._weights[key] = cached
+            cached = self._weights[id(b)] = (b, tensor(b))
         return torch.matmul(tensor(a), cached[1]).cpu().numpy()
 
 
