@@ -177,6 +177,7 @@ class CompressionQueue(QObject):
                 model_name=str(getattr(header, "model", "")),
                 bandwidth=float(getattr(header, "bandwidth", 0.0) or 0.0),
                 use_lm=bool(getattr(header, "use_lm", False)),
+                lm_format=getattr(header, "lm_format", None),
             )
             if changes["duration_s"] is None:
                 changes["duration_s"] = getattr(header, "duration_s", None)
@@ -329,6 +330,8 @@ class CompressionQueue(QObject):
             changes["duration_s"] = result.duration_s
         if getattr(result, "seconds_taken", None) is not None:
             changes["seconds_taken"] = float(result.seconds_taken)
+        if getattr(result, "lm_format", None):
+            changes["lm_format"] = result.lm_format
         self.model.update(item_id, **changes)
         self.item_finished.emit(item_id)
         self._kick()

@@ -88,6 +88,7 @@ class QueueItem:
     model_name: str
     bandwidth: float
     use_lm: bool = False
+    lm_format: str | None = None  # "portable" / "reference" once known (from the .ecdc header or the job)
     state: ItemState = ItemState.PROBING
     duration_s: float | None = None
     sample_rate: int | None = None
@@ -158,6 +159,19 @@ def model_label(name: str) -> str:
     if spec is None:
         return name or "—"
     return f"{spec.sample_rate // 1000} kHz {'stereo' if spec.channels == 2 else 'mono'}"
+
+
+def lm_format_text(lm_format: str | None) -> str:
+    """What an LM-coded item's format means for the person holding the file."""
+    if lm_format == "reference":
+        return (
+            "Reference LM coding (.ecdc version 0): readable by Meta's encodec, but it decodes only where "
+            "the language model rounds exactly as it did when the file was written"
+        )
+    return (
+        "Portable LM coding (.ecdc version 1): decodes identically on any machine; checksummed, so damage "
+        "loses only the damaged seconds"
+    )
 
 
 def status_text(item: QueueItem) -> str:
@@ -247,6 +261,8 @@ class QueueModel(QAbstractTableModel):
                 return text
             if column is Column.RATIO and item.kind is ItemKind.ECDC:
                 return "Compared with 16-bit PCM at the model's sample rate"
+            if column is Column.LM and item.use_lm:
+                return lm_format_text(item.lm_format)
             return None
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.STATUS:
             if item.state is ItemState.FAILED:
@@ -274,7 +290,9 @@ class QueueModel(QAbstractTableModel):
         if column is Column.BANDWIDTH:
             return f"{format_bandwidth(item.bandwidth)} kbps" if item.bandwidth and not unreadable else "—"
         if column is Column.LM:
-            return "LM" if item.use_lm and not unreadable else "—"
+            if not item.use_lm or unreadable:
+                return "—"
+            return "LM (reference)" if item.lm_format == "reference" else "LM"
         if column is Column.STATUS:
             return status_text(item)
         if column is Column.SIZE:

@@ -114,6 +114,7 @@ class Ours:
     """Our production paths: block-wise `encode_stream` + `write_ecdc`; `read_ecdc` + `decode_stream`."""
 
     label = OURS
+    lm_format = "reference"  # how LM files are written (bench_portable.py times "portable")
 
     def __init__(
         self, name: str, weights: Path, lm_weights: Path | None = None, segment_batch: int = 1
@@ -136,7 +137,7 @@ class Ours:
         )
         encoded_at = time.perf_counter()
         buffer = io.BytesIO()
-        write_ecdc(buffer, encoded, lm=self.lm if use_lm else None)
+        write_ecdc(buffer, encoded, lm=self.lm if use_lm else None, lm_format=self.lm_format)
         data = buffer.getvalue()
         done = time.perf_counter()
         return data, {"encode": encoded_at - started, "compress": done - started}

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from codec.models.lm import LanguageModel
 
 ECDC_MAGIC = b"ECDC"
+# New LM-coded files are portable (decode the same on every machine); "reference" writes what Meta's
+# `encodec` 0.1.1 reads. See `codec.ecdc.container.LM_FORMATS`.
+DEFAULT_LM_FORMAT = "portable"
 
 
 # Audio is read and encoded this many seconds at a time: small enough for flat memory, big enough to stay
@@ -61,6 +64,9 @@ class JobResult:
     bandwidth: float = 0.0
     use_lm: bool = False
     clipped: bool = False  # decoded samples went past +-0.99 and were clamped
+    lm_format: str | None = None  # "portable" or "reference" for LM-coded files
+    # Seconds [start, stop) of audio lost to damage (portable files), muted in the output.
+    lost_s: tuple[tuple[float, float], ...] = ()
 
     @property
     def bitrate_kbps(self) -> float:
@@ -217,6 +223,7 @@ def encode_audio_file(
     lm: LanguageModel | None,
     phases: _Phases,
     cancel: CancelToken | None,
+    lm_format: str = DEFAULT_LM_FORMAT,
 ) -> EncodedAudio:
     """Stream audio from disk -> convert -> encode -> write `.ecdc` to `fo`, in memory that does not grow with
     the file's length (the codes, a few kB per second, are all that accumulates)."""
@@ -236,7 +243,7 @@ def encode_audio_file(
         progress=phases("encode"),
         cancel=cancel,
     )
-    write_ecdc(fo, encoded, lm=lm, progress=phases("write"), cancel=cancel)
+    write_ecdc(fo, encoded, lm=lm, lm_format=lm_format, progress=phases("write"), cancel=cancel)
     return encoded
 
 
@@ -257,8 +264,9 @@ def compress_file(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    lm_format: str = DEFAULT_LM_FORMAT,
 ) -> JobResult:
-    """Compress an audio file to `.ecdc`."""
+    """Compress an audio file to `.ecdc` (`lm_format`: how LM-coded files are written, see LM_FORMATS)."""
     started = time.perf_counter()
     src, dst = Path(src), Path(dst)
     name = _check_compress_options(model_name, bandwidth, use_lm)
@@ -268,7 +276,7 @@ def compress_file(
     model = pool.model(name, progress=phases("load"), cancel=cancel)
     lm = pool.lm(name) if use_lm else None
     with atomic_write(dst, overwrite, inputs=[src]) as fo:
-        encoded = encode_audio_file(src, fo, model, bandwidth, lm, phases, cancel)
+        encoded = encode_audio_file(src, fo, model, bandwidth, lm, phases, cancel, lm_format)
         check_cancel(cancel)
     phases.finish()
     input_bytes, output_bytes = _file_size(src), _file_size(dst)
@@ -284,6 +292,7 @@ def compress_file(
         model=name,
         bandwidth=bandwidth,
         use_lm=use_lm,
+        lm_format=lm_format if use_lm else None,
     )
 
 
@@ -309,8 +318,29 @@ def _decoded_blocks(
 ) -> Iterator[np.ndarray]:
     """Decoded float32 `[C, n]` blocks, one model block at a time (flat memory for any length)."""
     model = pool.model(encoded.model, cancel=cancel)
+    position = 0
     for block in model.decode_stream(encoded, progress=phases("decode"), cancel=cancel):
-        yield block.detach().cpu().numpy().astype(np.float32, copy=False)
+        samples = block.detach().cpu().numpy().astype(np.float32, copy=False)
+        _mute_lost(samples, position, encoded.lost)
+        position += samples.shape[-1]
+        yield samples
+
+
+def _mute_lost(samples: np.ndarray, position: int, lost: list[tuple[int, int]]) -> None:
+    """Zero the parts of `samples` [C, n] (starting at sample `position`) that lie in a lost range: their
+    codes are placeholders."""
+    end = position + samples.shape[-1]
+    for start, stop in lost:
+        lo, hi = max(start, position), min(stop, end)
+        if lo < hi:
+            if not samples.flags.writeable:
+                samples = samples.copy()  # pragma: no cover - decoders return fresh arrays
+            samples[:, lo - position : hi - position] = 0.0
+
+
+def _lost_seconds(encoded: EncodedAudio) -> tuple[tuple[float, float], ...]:
+    rate = get_spec(encoded.model).sample_rate
+    return tuple((start / rate, stop / rate) for start, stop in encoded.lost)
 
 
 def _decode(
@@ -320,7 +350,9 @@ def _decode(
     encoded = _read_codes(source, pool, phases, cancel, read)
     model = pool.model(encoded.model, cancel=cancel)
     audio = model.decode(encoded, progress=phases("decode"), cancel=cancel)
-    return audio.detach().cpu().numpy().astype(np.float32, copy=False), model.spec.sample_rate, encoded
+    samples = audio.detach().cpu().numpy().astype(np.float32)
+    _mute_lost(samples, 0, encoded.lost)
+    return samples, model.spec.sample_rate, encoded
 
 
 def _decode_phases(progress: ProgressCallback | None, cancel: CancelToken | None, use_lm: bool) -> _Phases:
@@ -393,6 +425,8 @@ def decompress_file(
         bandwidth=encoded.bandwidth,
         use_lm=header.use_lm,
         clipped=clipped,
+        lm_format=header.lm_format,
+        lost_s=_lost_seconds(encoded),
     )
 
 
@@ -409,6 +443,7 @@ def roundtrip_file(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    lm_format: str = DEFAULT_LM_FORMAT,
 ) -> JobResult:
     """Compress to `.ecdc` bytes in memory and decode those bytes to .wav/.flac: hear what a file sounds like.
 
@@ -426,7 +461,7 @@ def roundtrip_file(
     model = pool.model(name, progress=phases("load"), cancel=cancel)
     lm = pool.lm(name) if use_lm else None
     buffer = io.BytesIO()
-    encode_audio_file(src, buffer, model, bandwidth, lm, phases, cancel)
+    encode_audio_file(src, buffer, model, bandwidth, lm, phases, cancel, lm_format)
     ecdc_bytes = len(buffer.getvalue())
     buffer.seek(0)
     encoded = _read_codes(buffer, pool, phases, cancel, read="unpack")
@@ -448,6 +483,7 @@ def roundtrip_file(
         bandwidth=bandwidth,
         use_lm=use_lm,
         clipped=clipped,
+        lm_format=lm_format if use_lm else None,
     )
 
 

@@ -139,6 +139,14 @@ def get_parser() -> argparse.ArgumentParser:
         help="entropy-code with the language model: 20-30%% smaller files, about 5x slower",
     )
     codec.add_argument(
+        "--lm-format",
+        choices=("portable", "reference"),
+        default="portable",
+        help="how -l / --lm files are written: portable (default; decodes identically on any machine, "
+        "checksummed so damage loses only the damaged seconds) or reference (what Meta's encodec 0.1.1 "
+        "reads, but only where the LM rounds exactly as it did when writing)",
+    )
+    codec.add_argument(
         "--device",
         choices=DEVICE_CHOICES,
         default="cpu",
@@ -372,7 +380,13 @@ def _run_job(
     common = dict(pool=pool, overwrite=args.force, progress=progress)
     if job.kind == "compress":
         return jobs.compress_file(
-            job.src, job.dst, model_name=model, bandwidth=bandwidth, use_lm=args.lm, **common
+            job.src,
+            job.dst,
+            model_name=model,
+            bandwidth=bandwidth,
+            use_lm=args.lm,
+            lm_format=args.lm_format,
+            **common,
         )
     if job.kind == "decompress":
         return jobs.decompress_file(job.src, job.dst, subtype=subtype, rescale=args.rescale, **common)
@@ -384,6 +398,7 @@ def _run_job(
         use_lm=args.lm,
         subtype=subtype,
         rescale=args.rescale,
+        lm_format=args.lm_format,
         **common,
     )
 
@@ -457,6 +472,15 @@ def run_codec(args: argparse.Namespace, stderr: TextIO) -> int:
             if issubclass(warning.category, ClippingWarning):
                 hint = "" if args.rescale else " (use -r / --rescale to scale it down instead)"
                 stderr.write(f"{PROG}: warning: {_one_line(str(warning.message))}{hint}\n")
+        for start, stop in getattr(result, "lost_s", ()):
+            # A lost tail is left out (the output ends early); a lost stretch inside is muted.
+            where = (
+                "the output ends before it" if start >= result.duration_s else "it is silent in the output"
+            )
+            stderr.write(
+                f"{PROG}: warning: {job.src.name}: audio from {_duration(start)} to {_duration(stop)} "
+                f"was damaged and could not be decoded; {where}.\n"
+            )
         if tty:
             stderr.write(_summary(job, result) + "\n")
     if failures and len(jobs) > 1:
@@ -487,6 +511,8 @@ def _info_record(path: Path) -> dict[str, Any]:
             bandwidth_kbps=header.bandwidth,
             num_codebooks=header.num_codebooks,
             lm=header.use_lm,
+            lm_format=header.lm_format,
+            format_version=header.version,
             samples=header.length,
             header_bytes=header.header_size,
         )
@@ -506,7 +532,7 @@ def _print_info(record: dict[str, Any], out: TextIO) -> None:
                 "bandwidth",
                 f"{format_bandwidth(record['bandwidth_kbps'])} kbps ({record['num_codebooks']} codebooks)",
             ),
-            ("LM coding", "yes" if record["lm"] else "no"),
+            ("LM coding", _lm_description(record)),
         ]
     else:
         rows.append(("format", record["format"]))
@@ -525,6 +551,14 @@ def _print_info(record: dict[str, Any], out: TextIO) -> None:
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         out.write(f"{key:<{width}}  {value}\n")
+
+
+def _lm_description(record: dict[str, Any]) -> str:
+    if not record["lm"]:
+        return "no"
+    if record.get("lm_format") == "portable":
+        return "yes, portable (version 1: decodes identically on any machine, checksummed)"
+    return "yes, reference (version 0: decodes only where the LM rounds as it did when writing)"
 
 
 def run_info(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import torch
@@ -49,6 +49,9 @@ class EncodedAudio:
     length: int
     codes: list[torch.Tensor]
     scales: list[float] | None = None
+    # Sample ranges [start, stop) whose codes were lost to damage (portable files); their codes are 0
+    # and decoders should mute them. A lost tail is not kept: `length` ends before it.
+    lost: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def num_codebooks(self) -> int:

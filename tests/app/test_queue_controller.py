@@ -255,3 +255,27 @@ def test_a_compressed_item_can_be_saved_elsewhere(qtbot, queue, tmp_path):
     assert copy.read_bytes() == (tmp_path / "a.ecdc").read_bytes()
     assert item.message == "Saved kept.ecdc" and item.activity is None
     assert [p.name for p in copy.parent.iterdir()] == ["kept.ecdc"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    "lm_format, text, tip",
+    [("portable", "LM", "Portable LM coding"), ("reference", "LM (reference)", "Reference LM coding")],
+)
+def test_ecdc_items_say_how_they_are_lm_coded(queue, tmp_path, lm_format, text, tip):
+    from PySide6.QtCore import Qt
+
+    from app.queue_model import Column
+
+    ecdc = tmp_path / "x.ecdc"
+    ecdc.write_bytes(b"ECDC")
+    header = SimpleNamespace(
+        model="encodec_24khz", bandwidth=3.0, use_lm=True, duration_s=3.0, lm_format=lm_format
+    )
+    queue.engine.probe = lambda path: SimpleNamespace(
+        kind="ecdc", duration_s=3.0, sample_rate=24_000, channels=1, size_bytes=4, header=header
+    )
+    queue.add_files([ecdc], SETTINGS)
+    assert queue.model.items()[0].lm_format == lm_format
+    index = queue.model.index(0, Column.LM)
+    assert queue.model.data(index) == text
+    assert queue.model.data(index, Qt.ItemDataRole.ToolTipRole).startswith(tip)

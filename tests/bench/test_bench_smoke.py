@@ -148,3 +148,20 @@ def test_bench_realtime_runs_its_paths():
         rtf, others = bench_realtime.streaming_rtf(model, audio, 640, 6.0)
         file_rtf, _ = bench_realtime.file_rtf(model, audio, 6.0)
     assert rtf > 0 and file_rtf > 0 and others >= 0
+
+
+def test_portable_size_bench_codes_both_formats(tmp_path, capsys):
+    import torch
+
+    from bench import bench_portable
+    from codec.models.lm import LanguageModel
+    from codec.specs import get_spec
+
+    for name in ("encodec_24khz", "encodec_48khz"):
+        torch.save(LanguageModel.random(get_spec(name), seed=1).state_dict(), tmp_path / "lm.th")
+        generator = torch.Generator().manual_seed(0)
+        codes = [torch.randint(0, 1024, (2, n), generator=generator) for n in (40, 310)]
+        torch.save(codes, tmp_path / "codes.pt")
+        bench_portable.sizes(tmp_path / "lm.th", tmp_path / "codes.pt", name)
+        out = capsys.readouterr().out
+        assert "2 code sequences, 350 frames" in out and "portable LM (version 1)" in out

@@ -262,10 +262,12 @@ def test_lm_bytes_equal_reference_and_decode(
     lm_ck = str(random_lm_checkpoint("encodec_24khz"))
     src = make_audio("in.wav", seconds=0.1)
     code, _, err = run(
-        capsys, "-l", "-b", "1.5", src, tmp_path / "lm.ecdc", "--weights", ck, "--lm-weights", lm_ck
+        capsys,
+        *("-l", "--lm-format", "reference", "-b", "1.5", src, tmp_path / "lm.ecdc"),
+        *("--weights", ck, "--lm-weights", lm_ck),
     )
     assert code == 0, err
-    assert codec.ecdc.read_header(tmp_path / "lm.ecdc").use_lm
+    assert codec.ecdc.read_header(tmp_path / "lm.ecdc").lm_format == "reference"
 
     ref = reference_models("encodec_24khz")
     ref.set_target_bandwidth(1.5)
@@ -289,6 +291,51 @@ def test_lm_bytes_equal_reference_and_decode(
     a, _ = read_audio(tmp_path / "lm_decompressed.wav")
     b, _ = read_audio(tmp_path / "plain_decompressed.wav")
     np.testing.assert_array_equal(a, b)
+
+
+def test_lm_files_are_portable_by_default(env, tmp_path, make_audio, ck, random_lm_checkpoint, capsys):
+    lm_ck = str(random_lm_checkpoint("encodec_24khz"))
+    src = make_audio("in.wav", seconds=0.1)
+    weights = ("--weights", ck, "--lm-weights", lm_ck)
+    assert run(capsys, "-l", "-b", "1.5", src, tmp_path / "lm.ecdc", *weights)[0] == 0
+    header = codec.ecdc.read_header(tmp_path / "lm.ecdc")
+    assert (header.version, header.lm_format) == (1, "portable")
+    code, out, _ = run(capsys, "info", tmp_path / "lm.ecdc")
+    assert code == 0 and "portable" in out
+    code, out, _ = run(capsys, "info", "--json", tmp_path / "lm.ecdc")
+    assert json.loads(out)["lm_format"] == "portable"
+    # the portable file decodes to exactly what the plain file of the same codes decodes to
+    assert run(capsys, "-b", "1.5", src, tmp_path / "plain.ecdc", "--weights", ck)[0] == 0
+    for name in ("lm", "plain"):
+        code, _, err = run(capsys, tmp_path / f"{name}.ecdc", *weights)
+        assert code == 0, err
+    a, _ = read_audio(tmp_path / "lm_decompressed.wav")
+    b, _ = read_audio(tmp_path / "plain_decompressed.wav")
+    np.testing.assert_array_equal(a, b)
+
+
+def test_damaged_portable_file_decodes_with_a_warning(
+    env, tmp_path, make_audio, ck, random_lm_checkpoint, capsys
+):
+    lm_ck = str(random_lm_checkpoint("encodec_24khz"))
+    src = make_audio("in.wav", sample_rate=24000, seconds=10.2)  # two LM units: 10 s and 0.2 s
+    weights = ("--weights", ck, "--lm-weights", lm_ck)
+    assert run(capsys, "-l", "-b", "1.5", src, tmp_path / "lm.ecdc", *weights)[0] == 0
+    data = bytearray((tmp_path / "lm.ecdc").read_bytes())
+    data[-3] ^= 0x40  # inside the last chunk
+    (tmp_path / "bad.ecdc").write_bytes(bytes(data))
+    code, _, err = run(capsys, tmp_path / "bad.ecdc", *weights)
+    assert code == 0, err
+    assert "audio from 10.00 s to 10.20 s was damaged" in err and "output ends before it" in err
+    audio, rate = read_audio(tmp_path / "bad_decompressed.wav")
+    assert rate == 24000 and audio.shape[-1] == 240000  # the lost tail is not written
+    data[-3] ^= 0x40
+    data[200] ^= 0x01  # inside the first chunk
+    (tmp_path / "bad.ecdc").write_bytes(bytes(data))
+    code, _, err = run(capsys, "-f", tmp_path / "bad.ecdc", *weights)
+    assert code == 0 and "audio from 0.00 s to 10.00 s was damaged" in err and "silent" in err
+    audio, _ = read_audio(tmp_path / "bad_decompressed.wav")
+    assert audio.shape[-1] == 244800 and not audio[..., :240000].any()  # muted
 
 
 def test_roundtrip_and_bits(env, tmp_path, make_audio, ck, capsys):

@@ -1,6 +1,7 @@
 import io
 import json
 import struct
+import zlib
 
 import pytest
 
@@ -86,7 +87,9 @@ GOOD = {"m": "encodec_24khz", "al": 24000, "nc": 8, "lm": False}
         (b"", "truncated"),
         (b"ECDC\x00\x00", "truncated"),
         (raw_header(GOOD, magic=b"RIFF"), "not an .ecdc file"),
-        (raw_header(GOOD, version=1), "version 1"),
+        (raw_header(GOOD, version=2), "version 2"),
+        (raw_header(GOOD, version=1), "truncated"),  # version 1 ends with a CRC-32
+        (raw_header(GOOD, version=1) + b"\0\0\0\0", "checksum mismatch"),
         (raw_header(GOOD)[:-3], "truncated"),
         (struct.pack("!4sBI", b"ECDC", 0, 2**32 - 1) + b"{}", "far more"),
         (framed(b"\xff\xfe"), "UTF-8 JSON"),
@@ -150,3 +153,27 @@ def test_segments_agree_with_the_model():
     for spec in MODELS.values():
         for length in (1, 6720, 48000, 100000):
             assert segment_lengths(spec, length) == [n for _, n in segment_bounds(spec, length)]
+
+
+def test_portable_header_fields_are_checked():
+    def portable(meta: dict) -> bytes:
+        head = raw_header(meta, version=1)
+        return head + struct.pack("!I", zlib.crc32(head))
+
+    good = {**GOOD, "lm": True, "lmf": "i1", "lmh": "0123456789abcdef", "uf": 750, "cu": 1}
+    header = read_header(portable(good))
+    assert (header.version, header.lm_format, header.unit_frames, header.chunk_units) == (
+        1,
+        "portable",
+        750,
+        1,
+    )
+    for bad, message in [
+        ({**good, "lm": False}, "must be coded with the language model"),
+        ({**good, "lmh": "xyz"}, "16 hex digits"),
+        ({**good, "uf": 0}, "frames per LM unit"),
+        ({k: v for k, v in good.items() if k != "uf"}, "lacks the 'uf'"),
+        ({**good, "cu": 10**6}, "units per chunk"),
+    ]:
+        with pytest.raises(EcdcFormatError, match=message):
+            read_header(portable(bad))
