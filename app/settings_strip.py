@@ -57,6 +57,7 @@ class SettingsStrip(QWidget):
         self.estimate_label = QLabel()
         self.estimate_label.setEnabled(False)
         self.model_note = QLabel(BUNDLED_NOTE)
+        self.model_note.setWordWrap(True)  # never widens the window
         self.get_models_button = QPushButton("Get Meta's models…")
         self.get_models_button.setToolTip(
             "Open the Models window to download or import Meta's EnCodec weights"

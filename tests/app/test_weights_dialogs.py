@@ -28,8 +28,10 @@ def link(src: Path, dst: Path) -> Path:
 
 @pytest.fixture
 def queued_window(qtbot, make_window, models_dir, make_audio, tmp_path):
-    """A window with one file queued for compression and no weights installed: the dialog is open."""
+    """A window with one file queued for compression with Meta's 24 kHz model, whose weights are not
+    installed: choosing a missing official model still asks before downloading, so the dialog is open."""
     window = make_window()
+    window.strip.model_combo.setCurrentIndex(window.strip.model_combo.findData("encodec_24khz"))
     src = make_audio("speech.wav", seconds=0.4, folder=tmp_path / "in")
     window.add_paths([src])
     qtbot.waitUntil(lambda: window.queue.compressible_ids() != [], timeout=10_000)

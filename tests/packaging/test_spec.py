@@ -97,7 +97,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import app, codec
 for package in (app, codec):
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-        if not info.name.endswith("__main__"):
+        # codec.tokenize needs the `tokenize` extra (pyarrow, ray), which the bundle leaves out on purpose.
+        if not info.name.endswith("__main__") and not info.name.startswith("codec.tokenize."):
             importlib.import_module(info.name)
 import sounddevice, soundfile, torch  # the player imports sounddevice on first playback
 from codec.jobs import ModelPool, compress_file, decompress_file

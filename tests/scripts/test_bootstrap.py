@@ -80,7 +80,7 @@ def test_levels_and_stamp(scratch: Path) -> None:
     assert bootstrap(scratch)[-1] == "-e .[gui]"  # no level given: the app's
     assert bootstrap(scratch, "app") == []  # already done
     test_calls = bootstrap(scratch, "test")  # an app install does not satisfy the tests
-    assert "-e .[gui,test,package]" in test_calls
+    assert "-e .[gui,test,package,tokenize]" in test_calls
     assert "--no-deps encodec==0.1.1" in test_calls
     assert bootstrap(scratch, "test") == []
     assert bootstrap(scratch, "app") == []  # the test install covers the app

@@ -17,7 +17,7 @@ from tests.codec.ecdc.reference import (
     reference_frame_count_is_wrong,
 )
 
-LENGTHS = {"encodec_24khz": 6720, "encodec_48khz": 60000, "encodec_32khz": 32000}
+LENGTHS = {"encodec_24khz": 6720, "encodec_48khz": 60000, "encodec_32khz": 32000, "ecdc_small_24khz": 6721}
 
 
 def assert_same(decoded: EncodedAudio, encoded: EncodedAudio) -> None:
