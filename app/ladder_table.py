@@ -86,7 +86,7 @@ class LadderTable(QTableWidget):
                 [
                     version_key(index),
                     rung.label,
-                    str(rung.num_codebooks),
+                    str(rung.num_codebooks) if rung.num_codebooks else "",  # Opus has none
                     format_bytes(rung.ecdc_bytes),
                     f"{rung.bitrate_kbps:.2f} kbps",
                     format_db(rung.si_sdr),

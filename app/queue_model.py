@@ -158,7 +158,8 @@ def model_label(name: str) -> str:
     spec = MODELS.get(name)
     if spec is None:
         return name or "—"
-    return f"{spec.sample_rate // 1000} kHz {'stereo' if spec.channels == 2 else 'mono'}"
+    label = f"{spec.sample_rate // 1000} kHz {'stereo' if spec.channels == 2 else 'mono'}"
+    return label if spec.official else f"{spec.sample_rate // 1000} kHz (ours)"  # never taken for Meta's
 
 
 def lm_format_text(lm_format: str | None) -> str:

@@ -360,6 +360,7 @@ def test_opus_versions_stand_beside_the_rungs(window, qtbot):
     qtbot.waitUntil(lambda: window.session.version_count() == 4 and window.encode_button.isEnabled())
     opus = window.session.rungs[-1]
     assert opus.label == "Opus 6 kbps" and window.table.text(3, 1) == "Opus 6 kbps"  # none at 1.5: below Opus
+    assert window.table.text(3, 2) == ""  # no codebooks
     assert opus.audio.shape == window.session.audio.shape  # sample-aligned for A/B and ABX
     assert opus.bitrate_kbps > 0 and np.isfinite(opus.si_sdr)
     assert window.player.engine.source_count == 4
