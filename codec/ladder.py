@@ -82,15 +82,28 @@ def opus_rung(audio: np.ndarray, sample_rate: int, kbps: float) -> LadderRung:
 
     audio = np.asarray(audio, dtype=np.float32)
     decoded, size = opus_roundtrip(audio, sample_rate, kbps)
+    return scored_rung(OPUS, kbps, 0, size, sample_rate, audio, decoded)
+
+
+def scored_rung(
+    model: str,
+    bandwidth: float,
+    num_codebooks: int,
+    size: int,
+    sample_rate: int,
+    original: np.ndarray,
+    decoded: np.ndarray,
+) -> LadderRung:
+    """A rung whose metrics are those of `decoded` (aligned with `original`) against `original`."""
     return LadderRung(
-        model=OPUS,
-        bandwidth=kbps,
-        num_codebooks=0,
+        model=model,
+        bandwidth=bandwidth,
+        num_codebooks=num_codebooks,
         ecdc_bytes=size,
         sample_rate=sample_rate,
         audio=decoded,
-        si_sdr=si_sdr(audio, decoded),
-        log_mel_distance=log_mel_distance(audio, decoded, sample_rate),
+        si_sdr=si_sdr(original, decoded),
+        log_mel_distance=log_mel_distance(original, decoded, sample_rate),
     )
 
 
@@ -160,16 +173,7 @@ def encode_rung(
     aligned = back_to_original(
         decoded.numpy(), model.spec.sample_rate, sample_rate, audio.shape[0], audio.shape[-1]
     )
-    rung = LadderRung(
-        model=model.spec.name,
-        bandwidth=bandwidth,
-        num_codebooks=encoded.num_codebooks,
-        ecdc_bytes=size,
-        sample_rate=sample_rate,
-        audio=aligned,
-        si_sdr=si_sdr(audio, aligned),
-        log_mel_distance=log_mel_distance(audio, aligned, sample_rate),
-    )
+    rung = scored_rung(model.spec.name, bandwidth, encoded.num_codebooks, size, sample_rate, audio, aligned)
     report(progress, 1000, 1000)
     return rung
 
@@ -220,16 +224,7 @@ def _encode_rung_spooled(
     except BaseException:
         path.unlink(missing_ok=True)  # a cancelled or failed rung leaves no file
         raise
-    rung = LadderRung(
-        model=spec.name,
-        bandwidth=bandwidth,
-        num_codebooks=encoded.num_codebooks,
-        ecdc_bytes=size,
-        sample_rate=sample_rate,
-        audio=aligned,
-        si_sdr=si_sdr(audio, aligned),
-        log_mel_distance=log_mel_distance(audio, aligned, sample_rate),
-    )
+    rung = scored_rung(spec.name, bandwidth, encoded.num_codebooks, size, sample_rate, audio, aligned)
     report(progress, 1000, 1000)
     return rung
 
