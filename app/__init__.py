@@ -9,6 +9,6 @@ Core objects (no widgets):
 - `app.settings.AppSettings`: what persists between runs (QSettings).
 
 Widgets, one per file: `main_window`, `drop_area`, `queue_table`, `settings_strip`, `bandwidth_slider`,
-`weights_dialog`, `models_dialog` (and the listening tools: `player`, `compare_window`, `abx_dialog`, ...).
+`weights_dialog`, `models_dialog` (and the listening tools: `player`, and the `compare` and `live` packages).
 Entry point: `app.main:main` (`encodec-studio [FILES...]`).
 """

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 APP_TITLE = "ECDC Studio"
 STARTUP_MARKER_ENV = "ECDC_STUDIO_STARTUP_MARKER"
 OPEN_FILTER = "Audio and ECDC files (*.wav *.flac *.ogg *.mp3 *.ecdc);;All files (*)"
-COMPARE_MODULE = "app.compare_window"
+COMPARE_MODULE = "app.compare.window"
 PLAYER_MODULE = "app.player"
 LIVE_MODULE = "app.live.view"
 WARM_UP_DELAY_MS = 1500
@@ -624,7 +624,7 @@ class MainWindow(QMainWindow):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(target.parent)))
 
     def compare_selected(self) -> None:
-        """Open `app.compare_window.CompareWindow` for the selected audio file, once the model pool exists."""
+        """Open `app.compare.window.CompareWindow` for the selected audio file, once the model pool exists."""
         item = self.current_item()
         if item is None or item.kind is not ItemKind.AUDIO or not module_available(COMPARE_MODULE):
             return

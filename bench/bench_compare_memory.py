@@ -5,7 +5,7 @@ Run from the repository root:
     nice -n 10 .venv/bin/python bench/bench_compare_memory.py [--minutes 30] [--rungs 1.5,6] [--in-memory]
 
 It writes `--minutes` of 44.1 kHz stereo music (16-bit wav, block by block) to a temporary folder and, in a
-child process, does what `app.compare_session.CompareSession` does for it, without Qt: read the original,
+child process, does what `app.compare.session.CompareSession` does for it, without Qt: read the original,
 encode and decode each rung with a random-weights 24 kHz model (`codec.ladder.encode_ladder`), score it,
 and compute the spectrogram of the first rung and of its difference from the original. By default the
 long-file path runs (everything on disk, memory-mapped: `read_audio_spooled`, `spool=`); `--in-memory`

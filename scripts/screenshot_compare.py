@@ -66,7 +66,7 @@ def main() -> None:
         from PySide6.QtWidgets import QApplication
 
         app = QApplication(sys.argv)
-        from app.compare_window import CompareWindow
+        from app.compare.window import CompareWindow
         from app.tasks import TaskRunner
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))

@@ -249,7 +249,7 @@ def test_context_menu_offers_the_item_actions(qtbot, window, make_audio, tmp_pat
 def test_compare_opens_the_compare_window_with_the_shared_runner_and_pool(
     qtbot, window, make_audio, tmp_path, monkeypatch
 ):
-    import app.compare_window
+    import app.compare.window
     from codec.jobs import ModelPool
 
     opened: list[tuple] = []
@@ -259,7 +259,7 @@ def test_compare_opens_the_compare_window_with_the_shared_runner_and_pool(
             super().__init__(parent)
             opened.append((source_path, tasks, pool, model_name, parent))
 
-    monkeypatch.setattr(app.compare_window, "CompareWindow", RecordingCompareWindow)
+    monkeypatch.setattr(app.compare.window, "CompareWindow", RecordingCompareWindow)
     src = make_audio("compare me.wav", folder=tmp_path / "cmp")
     window.add_paths([src])
     wait_probed(qtbot, window, 1)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.abx import DEFAULT_TRIALS, AbxSession, correct_needed
+from app.compare.abx import DEFAULT_TRIALS, AbxSession, correct_needed
 from app.player import Player
 
 

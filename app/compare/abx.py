@@ -1,6 +1,6 @@
 """Blind ABX sessions: which of A and B is X, N times; the score and its one-sided binomial p-value.
 
-Plain Python (no Qt): `app/abx_dialog.py` drives it and tests script listeners against it.
+Plain Python (no Qt): `app/compare/abx_dialog.py` drives it and tests script listeners against it.
 
     session = AbxSession("Original", "6 kbps", trials=16, seed=7)
     while not session.finished:

@@ -27,13 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.abx_dialog import AbxDialog
-from app.compare_controls import CompareControls
-from app.compare_session import CompareSession, SpectrogramImage
-from app.compare_transport import CompareTransport
-from app.ladder_table import LadderTable
+from app.compare.abx_dialog import AbxDialog
+from app.compare.controls import CompareControls
+from app.compare.ladder_table import LadderTable
+from app.compare.session import CompareSession, SpectrogramImage
+from app.compare.spectrogram_view import SpectrogramView
+from app.compare.transport import CompareTransport
 from app.player import Player
-from app.spectrogram_view import SpectrogramView
 from codec.baselines import opus_available
 from codec.ladder import OPUS_MIN_KBPS, LadderCache
 from codec.specs import format_bandwidth, get_spec

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from app.abx import AbxSession, binomial_p_value, correct_needed
+from app.compare.abx import AbxSession, binomial_p_value, correct_needed
 
 
 def test_binomial_p_value_known_values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
 
-from app.spectrogram_view import DEFAULT_LEVELS
+from app.compare.spectrogram_view import DEFAULT_LEVELS
 
 SCALE_LABELS = {"linear": "Linear", "log": "Log", "mel": "Mel"}
 LAYOUT_LABELS = {"stacked": "Stacked", "side": "Side by side"}

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from app.abx_dialog import AbxDialog
+from app.compare.abx_dialog import AbxDialog
 from app.player import Player
 from tests.app.test_player import FakeBackend
 

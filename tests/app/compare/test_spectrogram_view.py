@@ -8,8 +8,8 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from app.compare_frequency_axis import FrequencyAxis, format_hz
-from app.spectrogram_view import SpectrogramView
+from app.compare.frequency_axis import FrequencyAxis, format_hz
+from app.compare.spectrogram_view import SpectrogramView
 from codec.spectrogram import compute_spectrogram, to_scale
 
 SR = 16_000

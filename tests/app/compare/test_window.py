@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from app.compare_window import CompareWindow
+from app.compare.window import CompareWindow
 from app.player import Player
 from app.tasks import TaskRunner
 from codec.ladder import LadderCache
@@ -337,7 +337,7 @@ def test_output_device_picker(window, qtbot):
 def test_a_long_file_is_compared_with_its_versions_on_disk(open_window, qtbot, monkeypatch):
     # Past ON_DISK_SECONDS the original and every rung are memory-mapped spool files (bounded memory);
     # the window works the same. bench/bench_compare_memory.py measures it on a 30-minute file.
-    monkeypatch.setattr("app.compare_session.ON_DISK_SECONDS", 0.5)
+    monkeypatch.setattr("app.compare.session.ON_DISK_SECONDS", 0.5)
     window = open_window(cache=LadderCache())
     assert window.session.on_disk and isinstance(window.session.audio, np.memmap)
     encode(window, qtbot, bandwidths=(6.0,))

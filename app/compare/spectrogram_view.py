@@ -20,8 +20,8 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from app.compare_frequency_axis import FrequencyAxis
-from app.compare_viewbox import SelectViewBox
+from app.compare.frequency_axis import FrequencyAxis
+from app.compare.viewbox import SelectViewBox
 from codec.spectrogram import FrequencyScale
 
 Slot = Literal["original", "version", "difference"]
