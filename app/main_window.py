@@ -6,8 +6,6 @@ and shows their outcomes; it does no file or model work itself.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -57,9 +55,6 @@ log = logging.getLogger(__name__)
 APP_TITLE = "ECDC Studio"
 STARTUP_MARKER_ENV = "ECDC_STUDIO_STARTUP_MARKER"
 OPEN_FILTER = "Audio and ECDC files (*.wav *.flac *.ogg *.mp3 *.ecdc);;All files (*)"
-COMPARE_MODULE = "app.compare.window"
-PLAYER_MODULE = "app.player"
-LIVE_MODULE = "app.live.view"
 WARM_UP_DELAY_MS = 1500
 #: Up to this many files (no folders) are added on the spot; more are collected on a worker.
 ADD_AT_ONCE = 64
@@ -67,14 +62,6 @@ ADD_AT_ONCE = 64
 ADD_CHUNK = 100
 #: Coalescing delay of the window's refresh (estimates, button states, summary).
 REFRESH_MS = 60
-
-
-def module_available(name: str) -> bool:
-    """Whether an optional module of the app exists, without importing it."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -437,12 +424,7 @@ class MainWindow(QMainWindow):
         self.export_wav_action.setEnabled(has_ecdc)
         self.export_flac_action.setEnabled(has_ecdc)
         self.save_ecdc_action.setEnabled(has_ecdc)
-        compare_ok = (
-            item is not None
-            and item.kind is ItemKind.AUDIO
-            and item.duration_s is not None
-            and module_available(COMPARE_MODULE)
-        )
+        compare_ok = item is not None and item.kind is ItemKind.AUDIO and item.duration_s is not None
         self.compare_action.setEnabled(compare_ok)
         self.compare_action.setToolTip(
             "Listen to this file at every bandwidth" if compare_ok else "Compare needs an audio item"
@@ -553,18 +535,14 @@ class MainWindow(QMainWindow):
             self.queue.decode(item.id)
 
     def play_audio(self, audio: Any, sample_rate: int, title: str, item_id: int | None = None) -> bool:
-        """PLAYER HOOK: play decoded float32 `[channels, frames]` audio through `app.player.Player`.
+        """Play decoded float32 `[channels, frames]` audio through `app.player.Player`.
 
         Returns False (with the reason in the status bar) where playback is not available.
         """
         if self.player is None:
-            if not module_available(PLAYER_MODULE):
-                self.statusBar().showMessage(
-                    f"Decoded {title}; playback is not available in this build.", 6000
-                )
-                return False
-            player_module = importlib.import_module(PLAYER_MODULE)
-            self.player = player_module.Player(self)
+            from app.player import Player  # noqa: PLC0415 - numpy and sounddevice load on first playback
+
+            self.player = Player(self)
             self.player.errorOccurred.connect(lambda message: self.statusBar().showMessage(message, 8000))
             self.player.playingChanged.connect(lambda _playing: self._update_item_actions())
         if not self.player.available:
@@ -626,7 +604,7 @@ class MainWindow(QMainWindow):
     def compare_selected(self) -> None:
         """Open `app.compare.window.CompareWindow` for the selected audio file, once the model pool exists."""
         item = self.current_item()
-        if item is None or item.kind is not ItemKind.AUDIO or not module_available(COMPARE_MODULE):
+        if item is None or item.kind is not ItemKind.AUDIO:
             return
         source, model_name = item.path, item.model_name
         pool = self.engine.pool_if_loaded()
@@ -642,8 +620,9 @@ class MainWindow(QMainWindow):
         )
 
     def _open_compare(self, source: Path, pool: Any, model_name: str) -> None:
-        module = importlib.import_module(COMPARE_MODULE)
-        window = module.CompareWindow(source, self.runner, pool, model_name, parent=self)
+        from app.compare.window import CompareWindow  # noqa: PLC0415 - pyqtgraph loads on first use
+
+        window = CompareWindow(source, self.runner, pool, model_name, parent=self)
         window.setWindowFlag(Qt.WindowType.Window, True)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         window.destroyed.connect(
@@ -658,9 +637,10 @@ class MainWindow(QMainWindow):
             self.live_window.raise_()
             self.live_window.activateWindow()
             return
-        view = importlib.import_module(LIVE_MODULE)
-        spec = view.live_spec(self.strip.model_name())
-        window = view.LiveWindow(spec, self.runner, view.pool_loader(self.engine, spec.name), parent=self)
+        from app.live.view import LiveWindow, live_spec, pool_loader  # noqa: PLC0415 - loads on first use
+
+        spec = live_spec(self.strip.model_name())
+        window = LiveWindow(spec, self.runner, pool_loader(self.engine, spec.name), parent=self)
         window.setWindowFlag(Qt.WindowType.Window, True)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         window.destroyed.connect(lambda *_: setattr(self, "live_window", None))
