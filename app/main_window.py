@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.drop_area import DropArea
 from app.engine import Engine, import_torch_quietly
-from app.estimates import bitrate_kbps, format_bytes, format_duration, format_kbps, format_ratio
+from app.estimates import estimate_text, settings_targets, summary_text
 from app.file_collect import Collected, collect, local_paths
 from app.models_dialog import ModelsDialog
 from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice, output_path_for
@@ -354,10 +354,7 @@ class MainWindow(QMainWindow):
 
     def settings_targets(self) -> list[QueueItem]:
         """Items the strip's settings apply to: the selected waiting items, else every waiting item."""
-        selected = [item for item in self.selected_items() if item.is_waiting or item.is_compressible]
-        if selected:
-            return selected
-        return [item for item in self.queue_model.items() if item.is_waiting or item.is_compressible]
+        return settings_targets(self.queue_model.items(), self.selected_items())
 
     def _selection_changed(self) -> None:
         waiting = [item for item in self.selected_items() if item.kind is ItemKind.AUDIO and item.spec_known]
@@ -433,51 +430,19 @@ class MainWindow(QMainWindow):
         self.remove_action.setEnabled(any(not i.is_busy for i in selected))
 
     def estimate_text(self) -> str:
-        """The strip's live line: bitrate of the chosen settings and the estimated size of its target items."""
+        """The strip's live line for its settings and the items they apply to (`app.estimates.estimate_text`)."""
         settings = self.strip.compress_settings()
-        spec = MODELS[settings.model_name]
-        kbps = bitrate_kbps(spec, settings.bandwidth)
-        parts = [
-            f"{format_kbps(kbps)} ({spec.codebooks_for_bandwidth(settings.bandwidth)} codebooks"
-            f" at {spec.frame_rate} frames/s)"
-        ]
-        if settings.use_lm:
-            parts[0] += " with LM coding"
-        targets = [item for item in self.settings_targets() if item.duration_s is not None]
-        if targets:
-            duration = sum(item.duration_s or 0.0 for item in targets)
-            estimate = sum(item.estimated_bytes or 0 for item in targets)
-            original = sum(item.size_bytes or 0 for item in targets)
-            target_ids = {item.id for item in targets}
-            which = "selected" if any(i.id in target_ids for i in self.selected_items()) else "waiting"
-            noun = "file" if len(targets) == 1 else "files"
-            text = f"{len(targets)} {which} {noun}, {format_duration(duration)} → ≈{format_bytes(estimate)}"
-            if original and estimate:
-                text += f" (≈{format_ratio(original / estimate)})"
-            parts.append(text)
-        elif not self.queue_model.items():
-            parts.append("add files to see the estimated size")
-        hint = LM_HINT if settings.use_lm else ""
-        self.strip.estimate_label.setToolTip(hint)
-        return " — ".join(parts)
+        self.strip.estimate_label.setToolTip(LM_HINT if settings.use_lm else "")
+        return estimate_text(
+            MODELS[settings.model_name],
+            settings.bandwidth,
+            settings.use_lm,
+            self.queue_model.items(),
+            self.selected_items(),
+        )
 
     def summary_text(self) -> str:
-        items = self.queue_model.items()
-        if not items:
-            return ""
-        done = [i for i in items if i.state is ItemState.DONE]
-        failed = [i for i in items if i.state is ItemState.FAILED]
-        running = [i for i in items if i.state in (ItemState.RUNNING, ItemState.QUEUED)]
-        parts = [f"{len(items)} in queue"]
-        if running:
-            parts.append(f"{len(running)} to go")
-        if done:
-            saved_in = sum(i.size_bytes or 0 for i in done)
-            saved_out = sum(i.output_bytes or 0 for i in done)
-            parts.append(f"{len(done)} done ({format_bytes(saved_in)} → {format_bytes(saved_out)})")
-        if failed:
-            parts.append(f"{len(failed)} failed")
-        return " · ".join(parts)
+        return summary_text(self.queue_model.items())
 
     # --- queue commands -----------------------------------------------------------------------------------
     def compress(self) -> int:
