@@ -46,7 +46,7 @@ from app.queue_table import QueueTable
 from app.settings import AppSettings
 from app.settings_strip import LM_HINT, SettingsStrip
 from app.tasks import TaskRunner
-from app.weights_dialog import WeightsDialog
+from app.weights_dialog import WeightsDialog, WeightsPrompts
 from codec.progress import CancelToken
 from codec.specs import MODELS
 
@@ -85,14 +85,13 @@ class MainWindow(QMainWindow):
         self.queue.ask_overwrite = self.ask_overwrite
         #: Asked when closing during a job; tests replace it. Returns True to cancel the jobs and close.
         self.confirm_close: Callable[[], bool] = self._ask_close
-        self.weights_dialog: WeightsDialog | None = None
+        self.weights_prompts = WeightsPrompts(self.runner, self)
         self.models_dialog: ModelsDialog | None = None
         self.compare_windows: list[QWidget] = []
         self.live_window: QWidget | None = None
         self.context_menu: QMenu | None = None
         self.player: Any = None  # app.player.Player, created on first playback
         self._playing_item: int | None = None
-        self._pending_weights: list[tuple[str, str]] = []
         self._shown = False
 
         self.setWindowTitle(APP_TITLE)
@@ -233,7 +232,9 @@ class MainWindow(QMainWindow):
         self.strip.compress_settings_changed.connect(self._compress_settings_changed)
         self.strip.output_changed.connect(self._output_settings_changed)
 
-        self.queue.weights_missing.connect(self._weights_missing)
+        self.queue.weights_missing.connect(self.weights_prompts.request)
+        self.weights_prompts.installed.connect(self._weights_installed)
+        self.weights_prompts.declined.connect(self.queue.skip_missing_weights)
         self.strip.official_models_requested.connect(self.show_models_dialog)
         self.queue.item_failed.connect(self._item_failed)
         self.queue.queue_finished.connect(self._queue_finished)
@@ -638,35 +639,15 @@ class MainWindow(QMainWindow):
         self.context_menu.popup(pos)
 
     # --- weights ------------------------------------------------------------------------------------------
-    def _weights_missing(self, name: str, message: str) -> None:
-        """Ask to download or import `name`; requests that arrive while a dialog is open wait their turn."""
-        if (self.weights_dialog is not None and self.weights_dialog.entry.name == name) or any(
-            n == name for n, _ in self._pending_weights
-        ):
-            return
-        self._pending_weights.append((name, message))
-        if self.weights_dialog is None:
-            self._next_weights_dialog()
+    @property
+    def weights_dialog(self) -> WeightsDialog | None:
+        """The missing-weights dialog open now, if any."""
+        return self.weights_prompts.dialog
 
-    def _next_weights_dialog(self) -> None:
-        if not self._pending_weights:
-            return
-        name, message = self._pending_weights[0]
-        dialog = WeightsDialog(name, self.runner, reason=message, parent=self)
-        self.weights_dialog = dialog
-        dialog.finished.connect(lambda result: self._weights_dialog_closed(name, message, result))
-        dialog.open()
-
-    def _weights_dialog_closed(self, name: str, message: str, result: int) -> None:
-        self._pending_weights = [(n, m) for n, m in self._pending_weights if n != name]
-        self.weights_dialog = None
-        if result == WeightsDialog.DialogCode.Accepted:
-            self.statusBar().showMessage(f"Installed {name}.", 6000)
-            if self.queue.paused:
-                self.queue.resume()
-        else:
-            self.queue.skip_missing_weights(name, message)
-        self._next_weights_dialog()
+    def _weights_installed(self, name: str) -> None:
+        self.statusBar().showMessage(f"Installed {name}.", 6000)
+        if self.queue.paused:
+            self.queue.resume()
 
     def show_models_dialog(self) -> None:
         if self.models_dialog is None:

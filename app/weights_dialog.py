@@ -1,10 +1,11 @@
-"""Missing weights: download them (with progress and cancel) or import a local checkpoint file."""
+"""Missing weights: download them (with progress and cancel) or import a local checkpoint file; and the
+queue of those prompts, one dialog at a time (`WeightsPrompts`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -193,3 +194,49 @@ class WeightsDialog(QDialog):
             self._handle.cancel()
             return
         super().reject()
+
+
+class WeightsPrompts(QObject):
+    """One `WeightsDialog` at a time for the weights jobs found missing; requests that arrive while a dialog
+    is open wait their turn, and a name already asked about is not asked again.
+
+    `installed(name)` once a dialog installed them; `declined(name, reason)` when the person gave up.
+    """
+
+    installed = Signal(str)
+    declined = Signal(str, str)
+
+    def __init__(self, runner: TaskRunner, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self._window = parent
+        self.dialog: WeightsDialog | None = None
+        self._pending: list[tuple[str, str]] = []
+
+    def request(self, name: str, reason: str) -> None:
+        """Ask to download or import `name` (`reason`: the job's sentence), now or after the open dialog."""
+        if (self.dialog is not None and self.dialog.entry.name == name) or any(
+            n == name for n, _ in self._pending
+        ):
+            return
+        self._pending.append((name, reason))
+        if self.dialog is None:
+            self._next()
+
+    def _next(self) -> None:
+        if not self._pending:
+            return
+        name, reason = self._pending[0]
+        dialog = WeightsDialog(name, self.runner, reason=reason, parent=self._window)
+        self.dialog = dialog
+        dialog.finished.connect(lambda result: self._closed(name, reason, result))
+        dialog.open()
+
+    def _closed(self, name: str, reason: str, result: int) -> None:
+        self._pending = [(n, r) for n, r in self._pending if n != name]
+        self.dialog = None
+        if result == WeightsDialog.DialogCode.Accepted:
+            self.installed.emit(name)
+        else:
+            self.declined.emit(name, reason)
+        self._next()
