@@ -14,13 +14,11 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
-    QAction,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QKeySequence,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -39,6 +37,7 @@ from app.drop_area import DropArea
 from app.engine import Engine, import_torch_quietly
 from app.estimates import estimate_text, settings_targets, summary_text
 from app.file_collect import Collected, collect, local_paths
+from app.main_actions import MainActions
 from app.models_dialog import ModelsDialog
 from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice, output_path_for
 from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel, path_key
@@ -97,8 +96,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
         self._build_widgets()
-        self._build_actions()
-        self._build_menus()
+        self.main_actions = MainActions(self)
+        self.item_menu = self.main_actions.fill_menu_bar(self.menuBar())
         self._connect()
         self._restore()
 
@@ -142,81 +141,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.statusBar().setSizeGripEnabled(True)
         self.resize(1100, 640)
-
-    def _action(
-        self, text: str, slot: Callable[[], Any], shortcut: QKeySequence | str | None = None
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(lambda _checked=False: slot())
-        return action
-
-    def _build_actions(self) -> None:
-        self.open_action = self._action("&Open…", self.open_files_dialog, QKeySequence.StandardKey.Open)
-        self.open_folder_action = self._action("Open &folder…", self.open_folder_dialog)
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.compress_action = self._action("&Compress", self.compress, "Ctrl+Return")
-        self.compress_selected_action = self._action("Compress selected", self.compress_selected)
-        self.cancel_action = self._action("&Cancel selected", self.cancel_selected)
-        self.cancel_all_action = self._action("Cancel &all", self.queue.cancel_all)
-        self.clear_action = self._action("C&lear finished", self.queue.clear_finished)
-        self.remove_action = self._action("&Remove from queue", self.remove_selected)
-        self.play_action = self._action("&Play", self.play_selected, "Space")
-        self.decode_action = self._action("&Decode to WAV", self.decode_selected)
-        self.export_wav_action = self._action("Export as &WAV…", lambda: self.export_selected(".wav"))
-        self.export_flac_action = self._action("Export as &FLAC…", lambda: self.export_selected(".flac"))
-        self.save_ecdc_action = self._action("&Save .ecdc as…", self.save_selected_ecdc)
-        self.compare_action = self._action("Co&mpare…", self.compare_selected)
-        self.show_folder_action = self._action("Show in &folder", self.show_selected_in_folder)
-        self.models_action = self._action("&Models…", self.show_models_dialog)
-        self.live_action = self._action("&Live…", self.show_live, "Ctrl+L")
-        self.live_action.setToolTip("Hear an input device through the codec in real time")
-        self.about_action = self._action("&About ECDC Studio", self._about)
-        self.item_actions = [
-            self.compress_selected_action,
-            self.play_action,
-            self.decode_action,
-            self.export_wav_action,
-            self.export_flac_action,
-            self.save_ecdc_action,
-            self.compare_action,
-            self.show_folder_action,
-            self.cancel_action,
-            self.remove_action,
-        ]
-        # Space plays only while the table has focus (elsewhere it presses the focused button).
-        self.play_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.table.addAction(self.play_action)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.open_action, self.open_folder_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        queue_menu = bar.addMenu("&Queue")
-        queue_menu.addActions([self.compress_action, self.cancel_action, self.cancel_all_action])
-        queue_menu.addSeparator()
-        queue_menu.addActions([self.clear_action, self.remove_action])
-        self.item_menu = bar.addMenu("&Item")
-        self._fill_item_menu(self.item_menu)
-        tools = bar.addMenu("&Tools")
-        tools.addAction(self.models_action)
-        tools.addAction(self.live_action)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about_action)
-
-    def _fill_item_menu(self, menu: QMenu) -> None:
-        menu.addActions([self.play_action, self.compare_action])
-        menu.addSeparator()
-        menu.addActions(
-            [self.decode_action, self.export_wav_action, self.export_flac_action, self.save_ecdc_action]
-        )
-        menu.addSeparator()
-        menu.addActions([self.compress_selected_action, self.cancel_action, self.remove_action])
-        menu.addSeparator()
-        menu.addAction(self.show_folder_action)
 
     def _connect(self) -> None:
         self.drop_area.paths_dropped.connect(self.add_paths)
@@ -391,44 +315,24 @@ class MainWindow(QMainWindow):
         self.strip.set_estimate(self.estimate_text())
         items = self.queue_model.items()
         compressible = set(self.queue.compressible_ids())
-        self.compress_button.setEnabled(bool(compressible) and not self.queue.paused)
-        self.compress_action.setEnabled(self.compress_button.isEnabled())
+        can_compress = bool(compressible) and not self.queue.paused
         active = any(i.state in (ItemState.QUEUED, ItemState.RUNNING) or i.activity for i in items)
-        self.cancel_all_button.setEnabled(active)
-        self.cancel_all_action.setEnabled(active)
         finished = any(i.is_finished for i in items)
+        self.compress_button.setEnabled(can_compress)
+        self.cancel_all_button.setEnabled(active)
         self.clear_button.setEnabled(finished)
-        self.clear_action.setEnabled(finished)
+        self.main_actions.update_for_queue(can_compress, active, finished)
         self._update_item_actions(compressible)
         # A refresh walks the whole queue: with thousands of rows, do it less often.
         self._refresh_timer.setInterval(REFRESH_MS if len(items) < 500 else 4 * REFRESH_MS)
         self.summary_label.setText(self.summary_text())
 
     def _update_item_actions(self, compressible: set[int] | None = None) -> None:
-        selected = self.selected_items()
         if compressible is None:
             compressible = set(self.queue.compressible_ids())
-        item = selected[0] if selected else None
-        has_ecdc = item is not None and item.ecdc_path is not None and item.activity is None
-        cancellable = any(i.state in (ItemState.QUEUED, ItemState.RUNNING) or i.activity for i in selected)
-        self.cancel_button.setEnabled(cancellable)
-        self.cancel_action.setEnabled(cancellable)
-        self.compress_selected_action.setEnabled(
-            any(i.kind is ItemKind.AUDIO and i.id in compressible for i in selected)
-        )
-        self.play_action.setEnabled(has_ecdc or (self.player is not None and self.player.playing))
-        self.play_action.setText("&Stop" if self.player is not None and self.player.playing else "&Play")
-        self.decode_action.setEnabled(has_ecdc and item is not None and item.kind is ItemKind.ECDC)
-        self.export_wav_action.setEnabled(has_ecdc)
-        self.export_flac_action.setEnabled(has_ecdc)
-        self.save_ecdc_action.setEnabled(has_ecdc)
-        compare_ok = item is not None and item.kind is ItemKind.AUDIO and item.duration_s is not None
-        self.compare_action.setEnabled(compare_ok)
-        self.compare_action.setToolTip(
-            "Listen to this file at every bandwidth" if compare_ok else "Compare needs an audio item"
-        )
-        self.show_folder_action.setEnabled(item is not None)
-        self.remove_action.setEnabled(any(not i.is_busy for i in selected))
+        playing = self.player is not None and self.player.playing
+        self.main_actions.update_for_selection(self.selected_items(), compressible, playing)
+        self.cancel_button.setEnabled(self.main_actions.cancel_selected.isEnabled())
 
     def estimate_text(self) -> str:
         """The strip's live line for its settings and the items they apply to (`app.estimates.estimate_text`)."""
@@ -635,7 +539,7 @@ class MainWindow(QMainWindow):
         if self.context_menu is not None:
             self.context_menu.deleteLater()
         self.context_menu = QMenu(self)
-        self._fill_item_menu(self.context_menu)
+        self.main_actions.fill_item_menu(self.context_menu)
         self.context_menu.popup(pos)
 
     # --- weights ------------------------------------------------------------------------------------------
@@ -661,7 +565,7 @@ class MainWindow(QMainWindow):
     def _models_dir_changed(self, folder: Path | None) -> None:
         self.settings.models_dir = folder
 
-    def _about(self) -> None:
+    def show_about(self) -> None:
         QMessageBox.about(
             self,
             "About ECDC Studio",

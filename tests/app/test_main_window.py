@@ -158,8 +158,8 @@ def test_opened_ecdc_shows_metadata_exports_and_plays(qtbot, window, make_audio,
     assert window.queue.start() == 0  # nothing to compress
 
     window.table.selectRow(0)
-    assert window.export_wav_action.isEnabled() and window.play_action.isEnabled()
-    assert not window.compare_action.isEnabled()  # compare is for audio sources
+    assert window.main_actions.export_wav.isEnabled() and window.main_actions.play.isEnabled()
+    assert not window.main_actions.compare.isEnabled()  # compare is for audio sources
     dst = tmp_path / "out" / "voice decoded.flac"
     dst.parent.mkdir()
     with qtbot.waitSignal(window.queue.action_finished, timeout=TIMEOUT_MS):
@@ -168,9 +168,9 @@ def test_opened_ecdc_shows_metadata_exports_and_plays(qtbot, window, make_audio,
     assert rate == 24_000 and audio.shape == (round(0.8 * 24_000), 1)
     assert item.message == "Exported voice decoded.flac"
 
-    assert window.decode_action.isEnabled()
+    assert window.main_actions.decode.isEnabled()
     with qtbot.waitSignal(window.queue.action_finished, timeout=TIMEOUT_MS):
-        window.decode_action.trigger()  # "Decode to WAV" beside the input
+        window.main_actions.decode.trigger()  # "Decode to WAV" beside the input
     assert (tmp_path / "in" / "voice.wav").exists() and (tmp_path / "in" / "voice (1).wav").is_file()
 
     played: list[tuple] = []
@@ -179,9 +179,9 @@ def test_opened_ecdc_shows_metadata_exports_and_plays(qtbot, window, make_audio,
         "play_audio",
         lambda audio, rate, title, item_id=None: played.append((audio.shape, rate, title)),
     )
-    assert window.play_action.isEnabled()
+    assert window.main_actions.play.isEnabled()
     with qtbot.waitSignal(window.queue.action_finished, timeout=TIMEOUT_MS):
-        window.play_action.trigger()
+        window.main_actions.play.trigger()
     assert played == [((1, round(0.8 * 24_000)), 24_000, "voice.ecdc")]
 
 
@@ -264,8 +264,8 @@ def test_compare_opens_the_compare_window_with_the_shared_runner_and_pool(
     window.add_paths([src])
     wait_probed(qtbot, window, 1)
     window.table.selectRow(0)
-    assert window.compare_action.isEnabled()
-    window.compare_action.trigger()
+    assert window.main_actions.compare.isEnabled()
+    window.main_actions.compare.trigger()
     qtbot.waitUntil(lambda: bool(opened), timeout=60_000)
     source, tasks, pool, model_name, parent = opened[0]
     assert (source, tasks, model_name, parent) == (src, window.runner, "encodec_24khz", window)

@@ -128,12 +128,12 @@ def test_main_window_opens_live_from_the_tools_menu(make_window, monkeypatch):
     monkeypatch.setattr(live_view, "load_backend", lambda: (FakeBackend(), ""))
     window = make_window()
     tools = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Tools")
-    assert window.live_action in tools.actions()
-    window.live_action.trigger()
+    assert window.main_actions.live in tools.actions()
+    window.main_actions.live.trigger()
     live = window.live_window
     # Offline (no Meta weights here), the strip's model is the bundled one, which streams too.
     assert window.strip.model_name() == "ecdc_small_24khz"
     assert isinstance(live, LiveWindow) and live.isVisible() and live.spec.name == "ecdc_small_24khz"
-    window.live_action.trigger()  # a second time raises the same window
+    window.main_actions.live.trigger()  # a second time raises the same window
     assert window.live_window is live
     live.close()
