@@ -39,7 +39,13 @@ from app.estimates import estimate_text, settings_targets, summary_text
 from app.file_collect import Collected, collect, local_paths
 from app.main_actions import MainActions
 from app.models_dialog import ModelsDialog
-from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice, output_path_for
+from app.queue_controller import (
+    CompressionQueue,
+    CompressSettings,
+    ItemAction,
+    OverwriteChoice,
+    output_path_for,
+)
 from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel, path_key
 from app.queue_table import QueueTable
 from app.settings import AppSettings
@@ -517,22 +523,22 @@ class MainWindow(QMainWindow):
         self.live_window = window
         window.show()
 
-    def _action_finished(self, item_id: int, action: str, result: Any) -> None:
+    def _action_finished(self, item_id: int, action: ItemAction, result: Any) -> None:
         self._refresh()
         item = self.queue_model.item(item_id)
         if item is None:
             return
-        if action == "decode":
+        if action is ItemAction.DECODE:
             audio, rate = result
             self.play_audio(audio, rate, (item.ecdc_path or item.path).name, item_id)
-        elif action in ("export", "save"):
+        elif action in (ItemAction.EXPORT, ItemAction.SAVE):
             self.statusBar().showMessage(f"Wrote {Path(result)}", 8000)
 
-    def _action_failed(self, item_id: int, action: str, message: str) -> None:
+    def _action_failed(self, item_id: int, action: ItemAction, message: str) -> None:
         self._refresh()
         item = self.queue_model.item(item_id)
         name = item.path.name if item is not None else "item"
-        self.statusBar().showMessage(f"{name}: {action} failed: {message}", 10000)
+        self.statusBar().showMessage(f"{name}: {action.value} failed: {message}", 10000)
 
     def _context_menu(self, pos: QPoint) -> None:
         self._update_item_actions()

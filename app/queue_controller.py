@@ -36,6 +36,16 @@ class OverwriteChoice(enum.Enum):
 
 AskOverwrite = Callable[[Path], OverwriteChoice]
 
+
+class ItemAction(enum.Enum):
+    """A per-item job besides compressing, as `action_finished` / `action_failed` name it (value: the word
+    the status line uses)."""
+
+    EXPORT = "export"  # decode into a WAV or FLAC file; result: its path
+    DECODE = "decode"  # decode to memory for playback; result: (audio [C, T], sample_rate)
+    SAVE = "save"  # copy the `.ecdc` elsewhere; result: its path
+
+
 #: Files probed by one worker task.
 PROBE_BATCH = 32
 
@@ -86,8 +96,8 @@ class CompressionQueue(QObject):
     #: A job needs weights that are not installed: (registry name, the engine's sentence). A compression
     #: pauses the queue until `resume()` (after installing them) or `skip_missing_weights()`.
     weights_missing = Signal(str, str)
-    action_finished = Signal(int, str, object)  # item id, action name, result
-    action_failed = Signal(int, str, str)  # item id, action name, message
+    action_finished = Signal(int, object, object)  # item id, ItemAction, result
+    action_failed = Signal(int, object, str)  # item id, ItemAction, message
 
     def __init__(
         self, model: QueueModel, runner: TaskRunner, engine: Engine, parent: QObject | None = None
@@ -444,18 +454,18 @@ class CompressionQueue(QObject):
             return dst
 
         return self._action(
-            item_id, "export", "Exporting", job, note=lambda path: f"Exported {Path(path).name}"
+            item_id, ItemAction.EXPORT, "Exporting", job, note=lambda path: f"Exported {Path(path).name}"
         )
 
     def decode(self, item_id: int) -> TaskHandle | None:
-        """Decode this row's `.ecdc` to memory; `action_finished(id, "decode", (audio [C, T], sample_rate))`."""
+        """Decode this row's `.ecdc` to memory; `action_finished(id, DECODE, (audio [C, T], sample_rate))`."""
         item = self.model.item(item_id)
         if item is None or item.ecdc_path is None:
             return None
         src, engine = item.ecdc_path, self.engine
         return self._action(
             item_id,
-            "decode",
+            ItemAction.DECODE,
             "Decoding",
             lambda progress, cancel: engine.decode(src, progress=progress, cancel=cancel),
         )
@@ -468,7 +478,7 @@ class CompressionQueue(QObject):
         src = item.ecdc_path
         return self._action(
             item_id,
-            "save",
+            ItemAction.SAVE,
             "Saving",
             lambda progress, cancel: copy_atomically(src, dst),
             note=lambda path: f"Saved {Path(path).name}",
@@ -478,7 +488,7 @@ class CompressionQueue(QObject):
     def _action(
         self,
         item_id: int,
-        name: str,
+        action: ItemAction,
         activity: str,
         job: Callable[[Callable[[int, int], None], Any], Any],
         note: Callable[[Any], str] | None = None,
@@ -494,13 +504,13 @@ class CompressionQueue(QObject):
             if note is not None:
                 changes["message"] = note(result)
             self.model.update(item_id, **changes)
-            self.action_finished.emit(item_id, name, result)
+            self.action_finished.emit(item_id, action, result)
 
         def failed(exc: BaseException) -> None:
             self._actions.pop(serial, None)
             message = "Cancelled." if isinstance(exc, Cancelled) else error_message(exc)
             self.model.update(item_id, activity=None, progress=0.0)
-            self.action_failed.emit(item_id, name, message)
+            self.action_failed.emit(item_id, action, message)
             if isinstance(exc, MissingWeights):
                 self.weights_missing.emit(exc.name, message)
 

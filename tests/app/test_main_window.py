@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.file_collect import mime_for_paths
 from app.main import create_window, parse_args
+from app.queue_controller import ItemAction
 from app.queue_model import Column, ItemKind, ItemState
 from codec.jobs import ModelPool, compress_file, decode_file
 
@@ -195,7 +196,7 @@ def test_truncated_ecdc_export_reports_the_error(qtbot, window, make_audio, tmp_
     item = window.queue_model.items()[0]
     with qtbot.waitSignal(window.queue.action_failed, timeout=TIMEOUT_MS) as blocker:
         window.queue.export_audio(item.id, tmp_path / "cut.wav")
-    assert blocker.args[1] == "export" and blocker.args[2]
+    assert blocker.args[1] is ItemAction.EXPORT and blocker.args[2]
     assert not (tmp_path / "cut.wav").exists()
     assert blocker.args[2] in window.statusBar().currentMessage()
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.engine import MissingWeights
-from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice
+from app.queue_controller import CompressionQueue, CompressSettings, ItemAction, OverwriteChoice
 from app.queue_model import ItemKind, ItemState, QueueModel
 from app.settings import OverwritePolicy
 from app.tasks import TaskRunner
@@ -251,7 +251,7 @@ def test_a_compressed_item_can_be_saved_elsewhere(qtbot, queue, tmp_path):
     copy = tmp_path / "elsewhere" / "kept.ecdc"
     with qtbot.waitSignal(queue.action_finished, timeout=1000) as blocker:
         queue.save_ecdc_as(item.id, copy)
-    assert blocker.args == [item.id, "save", copy]
+    assert blocker.args == [item.id, ItemAction.SAVE, copy]
     assert copy.read_bytes() == (tmp_path / "a.ecdc").read_bytes()
     assert item.message == "Saved kept.ecdc" and item.activity is None
     assert [p.name for p in copy.parent.iterdir()] == ["kept.ecdc"]  # no temporary file left
