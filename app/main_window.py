@@ -419,8 +419,8 @@ class MainWindow(QMainWindow):
             from app.player import Player  # noqa: PLC0415 - numpy and sounddevice load on first playback
 
             self.player = Player(self)
-            self.player.errorOccurred.connect(lambda message: self.statusBar().showMessage(message, 8000))
-            self.player.playingChanged.connect(lambda _playing: self._update_item_actions())
+            self.player.error_occurred.connect(lambda message: self.statusBar().showMessage(message, 8000))
+            self.player.playing_changed.connect(lambda _playing: self._update_item_actions())
         if not self.player.available:
             self.statusBar().showMessage(self.player.unavailable_reason, 8000)
             return False

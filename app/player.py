@@ -367,12 +367,12 @@ class Player(QObject):
     Never raises for a missing audio stack: `available` is False and `unavailable_reason` says why.
     """
 
-    positionChanged = Signal(int)  # sample
-    playingChanged = Signal(bool)
-    selectionChanged = Signal(int)
+    position_changed = Signal(int)  # sample
+    playing_changed = Signal(bool)
+    selection_changed = Signal(int)
     finished = Signal()
-    availabilityChanged = Signal(bool, str)
-    errorOccurred = Signal(str)
+    availability_changed = Signal(bool, str)
+    error_occurred = Signal(str)
 
     def __init__(
         self,
@@ -434,7 +434,7 @@ class Player(QObject):
         was = self.available
         self._devices, self._reason = list_output_devices(self._sd)
         if was != self.available or not self.available:
-            self.availabilityChanged.emit(self.available, self._reason)
+            self.availability_changed.emit(self.available, self._reason)
         return self.devices
 
     def set_device(self, device: int | str | None) -> None:
@@ -496,7 +496,7 @@ class Player(QObject):
         if self._engine is None:
             return
         if not self.available:
-            self.errorOccurred.emit(self._reason)
+            self.error_occurred.emit(self._reason)
             return
         self._engine.play()
         if self._ensure_stream():
@@ -518,7 +518,7 @@ class Player(QObject):
         changed = index != self._engine.selected
         position = self._engine.select(index)
         if changed:
-            self.selectionChanged.emit(index)
+            self.selection_changed.emit(index)
         return position
 
     def seek(self, frame: int) -> None:
@@ -560,7 +560,7 @@ class Player(QObject):
         engine.render(outdata)
 
     def _ensure_stream(self) -> bool:
-        """Open (once) and start the stream; False with `errorOccurred` if that fails."""
+        """Open (once) and start the stream; False with `error_occurred` if that fails."""
         if self._sd is None or self._engine is None:
             return False
         try:
@@ -581,7 +581,7 @@ class Player(QObject):
         except Exception as exc:  # noqa: BLE001 - any PortAudio failure becomes a message, not a crash
             self._close_stream()
             self._engine.pause()
-            self.errorOccurred.emit(f"Could not start playback: {exc}")
+            self.error_occurred.emit(f"Could not start playback: {exc}")
             return False
         return True
 
@@ -605,13 +605,13 @@ class Player(QObject):
         position = engine.position
         if position != self._last_position:
             self._last_position = position
-            self.positionChanged.emit(position)
+            self.position_changed.emit(position)
         playing = engine.playing
         if playing and self._stream is not None and not self._stream.active:
             self._ensure_stream()  # the host stopped it (e.g. a device error): start it again
         if playing != self._was_playing:
             self._was_playing = playing
-            self.playingChanged.emit(playing)
+            self.playing_changed.emit(playing)
         if engine.take_finished():
             self.finished.emit()
         if playing or not engine.idle:

@@ -98,7 +98,7 @@ def main() -> None:
         window.controls.difference.setChecked(True)
         wait(lambda: all(window.view.has_image(s) for s in ("original", "version", "difference")), 60)
         window.view.set_loop_region(1.5, 2.5)
-        window.view.loopRegionChanged.emit(1.5, 2.5)
+        window.view.loop_region_changed.emit(1.5, 2.5)
         window.set_looping(True)
         window.player.seek_seconds(1.9)
         window.player.poll()

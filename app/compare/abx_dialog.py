@@ -3,7 +3,7 @@
 Set-up page (versions A and B, number of trials, optional seed), then one page per trial where the listener
 switches freely among A, B and X (keys A, B, X; Space plays or pauses) and answers "X is A" or "X is B",
 then the score, the one-sided binomial p-value and export to CSV or JSON. While a session runs the dialog
-says `blindChanged(True)`: whoever shows the player's selection must hide it until `blindChanged(False)`.
+says `blind_changed(True)`: whoever shows the player's selection must hide it until `blind_changed(False)`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from app.player import Player
 class AbxDialog(QDialog):
     """Runs `AbxSession`s; `player` plays version indices given by `labels` (index = version number)."""
 
-    blindChanged = Signal(bool)
-    sessionFinished = Signal(object)  # AbxSession
+    blind_changed = Signal(bool)
+    session_finished = Signal(object)  # AbxSession
 
     def __init__(
         self,
@@ -188,7 +188,7 @@ class AbxDialog(QDialog):
         a, b = self.combo_a.currentData(), self.combo_b.currentData()
         self.indices = {"A": a, "B": b}
         self.session = AbxSession(self.labels[a], self.labels[b], self.trials_box.value(), self.seed())
-        self.blindChanged.emit(True)
+        self.blind_changed.emit(True)
         self.pages.setCurrentIndex(1)
         self._show_trial()
         self.listen("A")
@@ -231,7 +231,7 @@ class AbxDialog(QDialog):
         session = self.session
         assert session is not None
         self.player.pause()
-        self.blindChanged.emit(False)
+        self.blind_changed.emit(False)
         rows = "".join(
             f"<tr><td>{t.number}</td><td>{t.x_is}</td><td>{t.answer or '—'}</td>"
             f"<td>{'✓' if t.correct else '✗' if t.correct is False else ''}</td></tr>"
@@ -244,7 +244,7 @@ class AbxDialog(QDialog):
             f"<table cellspacing=4><tr><th>Trial</th><th>X was</th><th>Answer</th><th></th></tr>{rows}</table>"
         )
         self.pages.setCurrentIndex(2)
-        self.sessionFinished.emit(session)
+        self.session_finished.emit(session)
 
     # -- export -----------------------------------------------------------------------------------
 
@@ -269,6 +269,6 @@ class AbxDialog(QDialog):
 
     def done(self, result: int) -> None:
         if self.session is not None and not self.session.finished:
-            self.blindChanged.emit(False)
+            self.blind_changed.emit(False)
         self.player.pause()
         super().done(result)

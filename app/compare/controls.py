@@ -14,10 +14,10 @@ LAYOUT_LABELS = {"stacked": "Stacked", "side": "Side by side"}
 class CompareControls(QWidget):
     """A row of controls; each change is announced with a signal and applied by whoever listens."""
 
-    layoutChanged = Signal(str)  # "stacked" / "side"
-    differenceToggled = Signal(bool)
-    scaleChanged = Signal(str)  # "linear" / "log" / "mel"
-    levelsChanged = Signal(float, float)  # dB floor, ceiling
+    layout_changed = Signal(str)  # "stacked" / "side"
+    difference_toggled = Signal(bool)
+    scale_changed = Signal(str)  # "linear" / "log" / "mel"
+    levels_changed = Signal(float, float)  # dB floor, ceiling
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -25,17 +25,17 @@ class CompareControls(QWidget):
         for key, label in LAYOUT_LABELS.items():
             self.layout_combo.addItem(label, key)
         self.layout_combo.currentIndexChanged.connect(
-            lambda _: self.layoutChanged.emit(self.layout_combo.currentData())
+            lambda _: self.layout_changed.emit(self.layout_combo.currentData())
         )
         self.difference = QCheckBox("Difference")
         self.difference.setToolTip("Also show the spectrogram of (version − original)")
-        self.difference.toggled.connect(self.differenceToggled)
+        self.difference.toggled.connect(self.difference_toggled)
         self.scale_combo = QComboBox()
         for key, label in SCALE_LABELS.items():
             self.scale_combo.addItem(label, key)
         self.scale_combo.setToolTip("Frequency axis scale")
         self.scale_combo.currentIndexChanged.connect(
-            lambda _: self.scaleChanged.emit(self.scale_combo.currentData())
+            lambda _: self.scale_changed.emit(self.scale_combo.currentData())
         )
         self.floor = self._db_box(DEFAULT_LEVELS[0], "Colour-map floor (dB)")
         self.ceiling = self._db_box(DEFAULT_LEVELS[1], "Colour-map ceiling (dB)")
@@ -69,7 +69,7 @@ class CompareControls(QWidget):
     def _levels_edited(self) -> None:
         floor, ceiling = self.floor.value(), self.ceiling.value()
         if ceiling > floor:
-            self.levelsChanged.emit(floor, ceiling)
+            self.levels_changed.emit(floor, ceiling)
 
     def set_levels(self, floor: float, ceiling: float) -> None:
         """Show levels set elsewhere (the colour bar) without announcing them again."""

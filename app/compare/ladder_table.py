@@ -1,7 +1,7 @@
 """The ladder as a table: the original, then one row per bandwidth with its size, bitrate and metrics.
 
 Row i is version i (0: the original), the number the keyboard uses to switch to it. Clicking a row emits
-`versionChosen(i)`.
+`version_chosen(i)`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def version_key(index: int) -> str:
 class LadderTable(QTableWidget):
     """Read-only table of versions; the selected row is the version being listened to."""
 
-    versionChosen = Signal(int)
+    version_chosen = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
@@ -115,7 +115,7 @@ class LadderTable(QTableWidget):
         return rows[0].row() if rows else 0
 
     def set_current(self, index: int) -> None:
-        """Select row `index` without emitting `versionChosen`."""
+        """Select row `index` without emitting `version_chosen`."""
         if not 0 <= index < self.rowCount():
             return
         self._quiet = True
@@ -134,4 +134,4 @@ class LadderTable(QTableWidget):
 
     def _selection_changed(self) -> None:
         if not self._quiet and self.selectionModel().selectedRows():
-            self.versionChosen.emit(self.current_version())
+            self.version_chosen.emit(self.current_version())

@@ -3,9 +3,9 @@
 Every slow step runs on the `TaskRunner` (never on the UI thread) and reports back with a signal:
 
     session = CompareSession(path, tasks, pool, "encode_24khz")
-    session.sourceLoaded.connect(...)     # the original is in `session.audio`
-    session.run_ladder([1.5, 6.0, 24.0])  # -> ladderProgress, then ladderFinished(rungs) or ladderFailed(msg)
-    session.request_image(1, "signal", "mel")   # -> imageReady(SpectrogramImage)
+    session.source_loaded.connect(...)     # the original is in `session.audio`
+    session.run_ladder([1.5, 6.0, 24.0])  # -> ladder_progress, then ladder_finished(rungs) or ladder_failed(msg)
+    session.request_image(1, "signal", "mel")   # -> image_ready(SpectrogramImage)
 
 Versions are numbered as the player numbers them: 0 is the original, 1..n the ladder's rungs in order.
 Ladder rungs are kept for the whole application session in `SESSION_CACHE` (keyed by file, model and
@@ -93,14 +93,14 @@ def make_image(
 class CompareSession(QObject):
     """Loads one source file and produces its ladder and spectrograms on the task runner."""
 
-    sourceLoaded = Signal()
-    sourceFailed = Signal(str)
-    ladderStarted = Signal()
-    ladderProgress = Signal(int, int)
-    ladderFinished = Signal(list)  # list[LadderRung]
-    ladderFailed = Signal(str)  # "" when cancelled
-    imageReady = Signal(object)  # SpectrogramImage
-    imageFailed = Signal(str)
+    source_loaded = Signal()
+    source_failed = Signal(str)
+    ladder_started = Signal()
+    ladder_progress = Signal(int, int)
+    ladder_finished = Signal(list)  # list[LadderRung]
+    ladder_failed = Signal(str)  # "" when cancelled
+    image_ready = Signal(object)  # SpectrogramImage
+    image_failed = Signal(str)
 
     def __init__(
         self,
@@ -128,7 +128,7 @@ class CompareSession(QObject):
     # -- the source ---------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Read the source file on a worker; `sourceLoaded` or `sourceFailed` follows."""
+        """Read the source file on a worker; `source_loaded` or `source_failed` follows."""
         from codec.audio import info_audio, read_audio, read_audio_spooled  # noqa: PLC0415 - only when a window opens
 
         path = self.source_path
@@ -141,7 +141,7 @@ class CompareSession(QObject):
         self.tasks.run(
             read,
             on_done=self._loaded,
-            on_error=lambda exc: self._emit(self.sourceFailed, str(exc)),
+            on_error=lambda exc: self._emit(self.source_failed, str(exc)),
             lane="io",
         )
 
@@ -149,7 +149,7 @@ class CompareSession(QObject):
         if self._closed:
             return
         self.audio, self.sample_rate = result
-        self.sourceLoaded.emit()
+        self.source_loaded.emit()
 
     @property
     def loaded(self) -> bool:
@@ -229,7 +229,7 @@ class CompareSession(QObject):
                 cancel=cancel,
             )
 
-        self.ladderStarted.emit()
+        self.ladder_started.emit()
         self._ladder_handle = self.tasks.run(
             job, on_progress=self._ladder_progress, on_done=self._ladder_done, on_error=self._ladder_error
         )
@@ -241,7 +241,7 @@ class CompareSession(QObject):
             self._ladder_handle.cancel()
 
     def _ladder_progress(self, done: int, total: int) -> None:
-        self._emit(self.ladderProgress, done, total)
+        self._emit(self.ladder_progress, done, total)
 
     def _ladder_done(self, rungs: list[LadderRung]) -> None:
         self._ladder_handle = None
@@ -250,17 +250,17 @@ class CompareSession(QObject):
         self.rungs = list(rungs)
         self._spectrograms = {k: v for k, v in self._spectrograms.items() if k[0] == 0 and k[1] == "signal"}
         self._pending.clear()
-        self.ladderFinished.emit(self.rungs)
+        self.ladder_finished.emit(self.rungs)
 
     def _ladder_error(self, exc: BaseException) -> None:
         self._ladder_handle = None
-        self._emit(self.ladderFailed, "" if isinstance(exc, Cancelled) else str(exc))
+        self._emit(self.ladder_failed, "" if isinstance(exc, Cancelled) else str(exc))
 
     # -- spectrograms -------------------------------------------------------------------------------
 
     def request_image(self, version: int, kind: ImageKind, scale: FrequencyScale) -> None:
         """Compute (or reuse) the spectrogram of a version or of its difference from the original, mapped
-        to `scale`, on a worker; `imageReady` follows."""
+        to `scale`, on a worker; `image_ready` follows."""
         if self.audio is None or not 0 <= version < self.version_count():
             return
         if kind == "difference" and version == 0:
@@ -286,12 +286,12 @@ class CompareSession(QObject):
             if self._closed or rungs is not self.rungs:
                 return  # the ladder changed meanwhile: this image is of versions that are gone
             self._spectrograms[(version, kind)] = result[0]
-            self.imageReady.emit(result[1])
+            self.image_ready.emit(result[1])
 
         def failed(exc: BaseException) -> None:
             self._pending.discard(request)
             if not isinstance(exc, Cancelled):
-                self._emit(self.imageFailed, str(exc))
+                self._emit(self.image_failed, str(exc))
 
         self.tasks.run(job, on_done=done, on_error=failed, lane="io")
 

@@ -6,7 +6,7 @@ view only draws: images are computed elsewhere (off the UI thread) and handed ov
 
     view = SpectrogramView()
     view.set_image("original", db, edges, 0.0, duration)   # db: [frames, rows], edges: row edges in scale units
-    view.seekRequested.connect(player.seek_seconds)
+    view.seek_requested.connect(player.seek_seconds)
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ REGION_BRUSH = pg.mkBrush(255, 255, 255, 40)
 class SpectrogramView(QWidget):
     """Up to three linked spectrogram plots (one `PlotWidget` each) and a shared, draggable dB colour bar."""
 
-    seekRequested = Signal(float)  # seconds
-    loopRegionChanged = Signal(float, float)  # seconds, when a selection or an edit of it finishes
-    levelsChanged = Signal(float, float)  # dB floor and ceiling, after the colour bar is dragged
+    seek_requested = Signal(float)  # seconds
+    loop_region_changed = Signal(float, float)  # seconds, when a selection or an edit of it finishes
+    levels_changed = Signal(float, float)  # dB floor and ceiling, after the colour bar is dragged
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,7 +59,7 @@ class SpectrogramView(QWidget):
         for slot in SLOTS:
             box = SelectViewBox()
             box.clicked.connect(self._clicked)
-            box.rangeDragged.connect(self._dragged)
+            box.range_dragged.connect(self._dragged)
             widget = pg.PlotWidget(viewBox=box, axisItems={"left": FrequencyAxis()}, background=BACKGROUND)
             plot = widget.getPlotItem()
             plot.setLabel("bottom", "Time", units="s")
@@ -196,7 +196,7 @@ class SpectrogramView(QWidget):
     def _colorbar_moved(self, bar: pg.ColorBarItem) -> None:
         low, high = bar.levels()
         self.levels = (float(low), float(high))
-        self.levelsChanged.emit(*self.levels)
+        self.levels_changed.emit(*self.levels)
 
     # -- playhead, seeking and the loop region -----------------------------------------------------
 
@@ -218,7 +218,7 @@ class SpectrogramView(QWidget):
         return float(np.clip(seconds, 0.0, self._duration)) if self._duration else max(0.0, seconds)
 
     def _clicked(self, x: float) -> None:
-        self.seekRequested.emit(self._clamp(x))
+        self.seek_requested.emit(self._clamp(x))
 
     def _dragged(self, x0: float, x1: float, finished: bool) -> None:
         self.set_loop_region(self._clamp(x0), self._clamp(x1))
@@ -252,4 +252,4 @@ class SpectrogramView(QWidget):
     def _region_finished(self, *_: object) -> None:
         region = self.loop_region()
         if region is not None and not self._syncing:
-            self.loopRegionChanged.emit(*region)
+            self.loop_region_changed.emit(*region)

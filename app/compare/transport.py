@@ -18,38 +18,40 @@ def format_time(seconds: float) -> str:
 class CompareTransport(QWidget):
     """Buttons and labels only; the window connects them to the player."""
 
-    playClicked = Signal()
-    loopToggled = Signal(bool)
-    deviceChosen = Signal(object)  # device index, or None for the system default
-    refreshRequested = Signal()
-    abxClicked = Signal()
+    play_clicked = Signal()
+    loop_toggled = Signal(bool)
+    device_chosen = Signal(object)  # device index, or None for the system default
+    refresh_requested = Signal()
+    abx_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.play_button = QPushButton("Play")
         self.play_button.setToolTip("Play / pause (Space)")
-        self.play_button.clicked.connect(self.playClicked)
+        self.play_button.clicked.connect(self.play_clicked)
         self.time_label = QLabel(format_time(0) + " / " + format_time(0))
         self.time_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.loop_button = QPushButton("Loop")
         self.loop_button.setCheckable(True)
         self.loop_button.setToolTip("Loop the selected region (L); drag on a spectrogram to select one")
-        self.loop_button.toggled.connect(self.loopToggled)
+        self.loop_button.toggled.connect(self.loop_toggled)
         self.device_combo = QComboBox()
         self.device_combo.setToolTip("Output device")
         self.device_combo.setMinimumContentsLength(18)
-        self.device_combo.activated.connect(lambda _: self.deviceChosen.emit(self.device_combo.currentData()))
+        self.device_combo.activated.connect(
+            lambda _: self.device_chosen.emit(self.device_combo.currentData())
+        )
         self.refresh_button = QToolButton()
         self.refresh_button.setText("↻")
         self.refresh_button.setToolTip("Look for output devices again")
-        self.refresh_button.clicked.connect(self.refreshRequested)
+        self.refresh_button.clicked.connect(self.refresh_requested)
         self.reason_label = QLabel()
         self.reason_label.setWordWrap(True)
         self.reason_label.setStyleSheet("color: #c0392b;")
         self.reason_label.hide()
         self.abx_button = QPushButton("Blind ABX…")
         self.abx_button.setToolTip("Blind test: can you tell two versions apart?")
-        self.abx_button.clicked.connect(self.abxClicked)
+        self.abx_button.clicked.connect(self.abx_clicked)
         for button in (self.play_button, self.loop_button, self.abx_button, self.refresh_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space belongs to play/pause
         row = QHBoxLayout(self)

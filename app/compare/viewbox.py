@@ -11,10 +11,10 @@ from PySide6.QtCore import Qt, Signal
 
 
 class SelectViewBox(pg.ViewBox):
-    """Emits `clicked(x)` for a left click and `rangeDragged(x0, x1, finished)` while left-dragging."""
+    """Emits `clicked(x)` for a left click and `range_dragged(x0, x1, finished)` while left-dragging."""
 
     clicked = Signal(float)
-    rangeDragged = Signal(float, float, bool)
+    range_dragged = Signal(float, float, bool)
 
     def mouseClickEvent(self, ev: object) -> None:  # noqa: N802 - pyqtgraph API
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -36,4 +36,4 @@ class SelectViewBox(pg.ViewBox):
         ev.accept()
         start = float(self.mapSceneToView(ev.buttonDownScenePos()).x())
         now = float(self.mapSceneToView(ev.scenePos()).x())
-        self.rangeDragged.emit(min(start, now), max(start, now), bool(ev.isFinish()))
+        self.range_dragged.emit(min(start, now), max(start, now), bool(ev.isFinish()))

@@ -143,40 +143,40 @@ class CompareWindow(QMainWindow):
 
     def _connect(self) -> None:
         session, player, view = self.session, self.player, self.view
-        session.sourceLoaded.connect(self._source_loaded)
-        session.sourceFailed.connect(lambda message: self.status(f"Cannot read the file: {message}"))
-        session.ladderStarted.connect(self._ladder_started)
-        session.ladderProgress.connect(
+        session.source_loaded.connect(self._source_loaded)
+        session.source_failed.connect(lambda message: self.status(f"Cannot read the file: {message}"))
+        session.ladder_started.connect(self._ladder_started)
+        session.ladder_progress.connect(
             lambda done, total: self.progress.setValue(int(1000 * done / max(1, total)))
         )
-        session.ladderFinished.connect(self._ladder_finished)
-        session.ladderFailed.connect(self._ladder_failed)
-        session.imageReady.connect(self._image_ready)
-        session.imageFailed.connect(lambda message: self.status(f"Spectrogram failed: {message}"))
+        session.ladder_finished.connect(self._ladder_finished)
+        session.ladder_failed.connect(self._ladder_failed)
+        session.image_ready.connect(self._image_ready)
+        session.image_failed.connect(lambda message: self.status(f"Spectrogram failed: {message}"))
 
         self.encode_button.clicked.connect(self.encode_ladder)
         self.cancel_button.clicked.connect(session.cancel_ladder)
-        self.table.versionChosen.connect(self.choose_version)
+        self.table.version_chosen.connect(self.choose_version)
 
-        self.controls.layoutChanged.connect(view.set_layout_mode)
-        self.controls.differenceToggled.connect(self._difference_toggled)
-        self.controls.scaleChanged.connect(self._scale_changed)
-        self.controls.levelsChanged.connect(view.set_levels)
-        view.levelsChanged.connect(self.controls.set_levels)
-        view.seekRequested.connect(player.seek_seconds)
-        view.loopRegionChanged.connect(self._loop_region_changed)
+        self.controls.layout_changed.connect(view.set_layout_mode)
+        self.controls.difference_toggled.connect(self._difference_toggled)
+        self.controls.scale_changed.connect(self._scale_changed)
+        self.controls.levels_changed.connect(view.set_levels)
+        view.levels_changed.connect(self.controls.set_levels)
+        view.seek_requested.connect(player.seek_seconds)
+        view.loop_region_changed.connect(self._loop_region_changed)
 
-        self.transport.playClicked.connect(self.toggle_play)
-        self.transport.loopToggled.connect(self.set_looping)
-        self.transport.deviceChosen.connect(player.set_device)
-        self.transport.refreshRequested.connect(self.refresh_devices)
-        self.transport.abxClicked.connect(self.open_abx)
+        self.transport.play_clicked.connect(self.toggle_play)
+        self.transport.loop_toggled.connect(self.set_looping)
+        self.transport.device_chosen.connect(player.set_device)
+        self.transport.refresh_requested.connect(self.refresh_devices)
+        self.transport.abx_clicked.connect(self.open_abx)
 
-        player.positionChanged.connect(self._position_changed)
-        player.playingChanged.connect(self.transport.set_playing)
-        player.selectionChanged.connect(self._selection_changed)
-        player.availabilityChanged.connect(lambda *_: self._refresh_availability())
-        player.errorOccurred.connect(self.status)
+        player.position_changed.connect(self._position_changed)
+        player.playing_changed.connect(self.transport.set_playing)
+        player.selection_changed.connect(self._selection_changed)
+        player.availability_changed.connect(lambda *_: self._refresh_availability())
+        player.error_occurred.connect(self.status)
 
     def _shortcuts(self) -> None:
         keys: list[tuple[str, Any]] = [
@@ -403,7 +403,7 @@ class CompareWindow(QMainWindow):
             return None
         labels = [self.session.version_label(i) for i in range(self.session.version_count())]
         dialog = AbxDialog(self.player, labels, self, version_a=0, version_b=self.chosen_version)
-        dialog.blindChanged.connect(self._set_blind)
+        dialog.blind_changed.connect(self._set_blind)
         dialog.setModal(True)
         dialog.finished.connect(lambda _: setattr(self, "abx_dialog", None))
         self.abx_dialog = dialog

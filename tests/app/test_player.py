@@ -244,7 +244,7 @@ def test_player_switches_without_reopening_or_restarting_the_stream(qtbot):
     assert stream.kwargs["samplerate"] == SR and stream.kwargs["channels"] == 2
     assert stream.kwargs["device"] == "pulse"
     stream.pull(1000)
-    with qtbot.waitSignal(player.selectionChanged) as blocker:
+    with qtbot.waitSignal(player.selection_changed) as blocker:
         player.select(1)
     assert blocker.args == [1]
     out = stream.pull(1000)
@@ -302,7 +302,7 @@ def test_player_without_portaudio_disables_playback(qtbot, monkeypatch):
     player = Player()
     assert not player.available and "PortAudio" in player.unavailable_reason
     player.set_sources(versions(1), SR)
-    with qtbot.waitSignal(player.errorOccurred):
+    with qtbot.waitSignal(player.error_occurred):
         player.play()
     assert not player.playing
 
@@ -327,7 +327,7 @@ def test_player_reports_a_stream_that_will_not_open(qtbot):
 
     player = Player(backend=Refuses())
     player.set_sources(versions(1), SR)
-    with qtbot.waitSignal(player.errorOccurred) as blocker:
+    with qtbot.waitSignal(player.error_occurred) as blocker:
         player.play()
     assert "Invalid sample rate" in blocker.args[0]
     assert not player.playing

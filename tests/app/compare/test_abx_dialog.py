@@ -60,7 +60,7 @@ def run_listener(dialog, qtbot, decide):
 def test_a_listener_who_hears_the_difference_reaches_significance(dialog, qtbot):
     start(dialog, qtbot)
     assert dialog.indices == {"A": 0, "B": 2}
-    with qtbot.waitSignal(dialog.sessionFinished) as finished:
+    with qtbot.waitSignal(dialog.session_finished) as finished:
         run_listener(dialog, qtbot, lambda heard: "A" if heard == dialog.indices["A"] else "B")
     session = finished.args[0]
     assert session.correct == 16 and session.p_value < 0.05
@@ -72,7 +72,7 @@ def test_a_listener_who_hears_the_difference_reaches_significance(dialog, qtbot)
 def test_a_guessing_listener_does_not(dialog, qtbot):
     rng = random.Random(2024)
     start(dialog, qtbot, seed="99")
-    with qtbot.waitSignal(dialog.sessionFinished) as finished:
+    with qtbot.waitSignal(dialog.session_finished) as finished:
         run_listener(dialog, qtbot, lambda heard: rng.choice("AB"))
     session = finished.args[0]
     assert session.answered == 16 and session.p_value >= 0.05
@@ -83,7 +83,7 @@ def test_a_perfect_listener_with_too_few_trials_is_not_significant(dialog, qtbot
     dialog.trials_box.setValue(4)
     assert "Too few trials" in dialog.setup_hint.text()
     start(dialog, qtbot, trials=4)
-    with qtbot.waitSignal(dialog.sessionFinished) as finished:
+    with qtbot.waitSignal(dialog.session_finished) as finished:
         run_listener(dialog, qtbot, lambda heard: "A" if heard == 0 else "B")
     assert finished.args[0].correct == 4 and finished.args[0].p_value == pytest.approx(1 / 16)
 
@@ -121,7 +121,7 @@ def test_same_versions_cannot_start_and_seed_must_be_a_number(dialog):
 
 def test_blind_mode_is_announced_and_export_writes_files(dialog, qtbot, tmp_path, monkeypatch):
     blind = []
-    dialog.blindChanged.connect(blind.append)
+    dialog.blind_changed.connect(blind.append)
     start(dialog, qtbot, trials=5, seed="1")
     assert blind == [True]
     run_listener(dialog, qtbot, lambda heard: "A")

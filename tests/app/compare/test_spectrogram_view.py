@@ -91,7 +91,7 @@ def drag(widget, start, end, modifiers=Qt.KeyboardModifier.NoModifier):
 
 def test_plain_drag_selects_a_region_on_every_plot(view):
     changes = []
-    view.loopRegionChanged.connect(lambda a, b: changes.append((a, b)))
+    view.loop_region_changed.connect(lambda a, b: changes.append((a, b)))
     drag(view.widgets["version"].viewport(), point(view, "version", 0.25), point(view, "version", 0.75))
     assert len(changes) == 1 and changes[0] == pytest.approx((0.25, 0.75), abs=0.01)
     for slot in ("original", "version"):
@@ -100,7 +100,7 @@ def test_plain_drag_selects_a_region_on_every_plot(view):
 
 def test_editing_the_region_on_one_plot_moves_it_on_all(view, qtbot):
     changes = []
-    view.loopRegionChanged.connect(lambda a, b: changes.append((a, b)))
+    view.loop_region_changed.connect(lambda a, b: changes.append((a, b)))
     view.set_loop_region(0.2, 0.5)
     view.regions["version"].setRegion((0.3, 0.7))
     view.regions["version"].sigRegionChangeFinished.emit(view.regions["version"])
@@ -113,7 +113,7 @@ def test_editing_the_region_on_one_plot_moves_it_on_all(view, qtbot):
 
 def test_click_outside_the_audio_is_clamped(view, qtbot):
     seeks = []
-    view.seekRequested.connect(seeks.append)
+    view.seek_requested.connect(seeks.append)
     view.plots["original"].getViewBox().setLimits(xMin=None, xMax=None)
     view.plots["original"].setXRange(0.5, 1.5, padding=0)
     qtbot.mouseClick(
@@ -129,7 +129,7 @@ def test_levels_apply_to_every_image(view):
     view.set_levels(-20, -70)  # refused: floor above ceiling
     assert view.levels == (-70, -20)
     seen = []
-    view.levelsChanged.connect(lambda a, b: seen.append((a, b)))
+    view.levels_changed.connect(lambda a, b: seen.append((a, b)))
     view.colorbar.setLevels((-90, -30))
     view.colorbar.sigLevelsChangeFinished.emit(view.colorbar)
     assert seen == [(-90, -30)] and view.levels == (-90, -30)
