@@ -2,7 +2,7 @@
 
 Every slow step runs on the `TaskRunner` (never on the UI thread) and reports back with a signal:
 
-    session = CompareSession(path, tasks, pool, "encode_24khz")
+    session = CompareSession(path, runner, pool, "encode_24khz")
     session.source_loaded.connect(...)     # the original is in `session.audio`
     session.run_ladder([1.5, 6.0, 24.0])  # -> ladder_progress, then ladder_finished(rungs) or ladder_failed(msg)
     session.request_image(1, "signal", "mel")   # -> image_ready(SpectrogramImage)
@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from app.tasks import TaskHandle, TaskRunner
 from codec.errors import Cancelled
 from codec.ladder import LadderCache, LadderRung, encode_ladder, source_key
 from codec.metrics import default_n_fft
@@ -105,7 +106,7 @@ class CompareSession(QObject):
     def __init__(
         self,
         source_path: Path,
-        tasks: Any,
+        runner: TaskRunner,
         pool: Any,
         model_name: str,
         parent: QObject | None = None,
@@ -113,14 +114,14 @@ class CompareSession(QObject):
     ) -> None:
         super().__init__(parent)
         self.source_path = Path(source_path)
-        self.tasks = tasks
+        self.runner = runner
         self.pool = pool
         self.model_name = model_name
         self.cache = SESSION_CACHE if cache is None else cache
         self.audio: np.ndarray | None = None  # [C, T] float32
         self.sample_rate = 0
         self.rungs: list[LadderRung] = []
-        self._ladder_handle: Any = None
+        self._ladder_handle: TaskHandle | None = None
         self._spectrograms: dict[tuple[int, ImageKind], Spectrogram] = {}
         self._pending: set[tuple[int, ImageKind, FrequencyScale]] = set()
         self._closed = False
@@ -138,7 +139,7 @@ class CompareSession(QObject):
                 return read_audio_spooled(path, spool_dir())
             return read_audio(path)
 
-        self.tasks.run(
+        self.runner.run(
             read,
             on_done=self._loaded,
             on_error=lambda exc: self._emit(self.source_failed, str(exc)),
@@ -230,7 +231,7 @@ class CompareSession(QObject):
             )
 
         self.ladder_started.emit()
-        self._ladder_handle = self.tasks.run(
+        self._ladder_handle = self.runner.run(
             job, on_progress=self._ladder_progress, on_done=self._ladder_done, on_error=self._ladder_error
         )
         if self._ladder_handle is not None and getattr(self._ladder_handle, "finished", False):
@@ -293,7 +294,7 @@ class CompareSession(QObject):
             if not isinstance(exc, Cancelled):
                 self._emit(self.image_failed, str(exc))
 
-        self.tasks.run(job, on_done=done, on_error=failed, lane="io")
+        self.runner.run(job, on_done=done, on_error=failed, lane="io")
 
     def close(self) -> None:
         """Stop reporting (the window is closing) and cancel the ladder."""

@@ -2,7 +2,7 @@
 
 Opened by the main window's per-item "Compare…" action:
 
-    window = CompareWindow(path, tasks, pool, "encodec_24khz", parent=main_window)
+    window = CompareWindow(path, runner, pool, "encodec_24khz", parent=main_window)
 
 Keys: Space play/pause, 1..9 a version, O the original, Left/Right seek 1 s (Shift: 5 s), L loop the region
 selected by dragging on a spectrogram, Escape clears that region.
@@ -34,6 +34,7 @@ from app.compare.session import CompareSession, SpectrogramImage
 from app.compare.spectrogram_view import SpectrogramView
 from app.compare.transport import CompareTransport
 from app.player import Player
+from app.tasks import TaskRunner
 from codec.baselines import opus_available
 from codec.ladder import OPUS_MIN_KBPS, LadderCache
 from codec.specs import format_bandwidth, get_spec
@@ -43,12 +44,12 @@ SEEK_STEP_LARGE_S = 5.0
 
 
 class CompareWindow(QMainWindow):
-    """Compare one file's encodings; everything slow runs on `tasks`, playback on its own stream."""
+    """Compare one file's encodings; everything slow runs on `runner`, playback on its own stream."""
 
     def __init__(
         self,
         source_path: Path,
-        tasks: Any,
+        runner: TaskRunner,
         pool: Any,
         model_name: str,
         parent: QWidget | None = None,
@@ -61,7 +62,7 @@ class CompareWindow(QMainWindow):
         self.spec = get_spec(model_name)
         self.setWindowTitle(f"Compare — {self.source_path.name} — {self.spec.title}")
         self.resize(1100, 820)
-        self.session = CompareSession(self.source_path, tasks, pool, self.spec.name, self, cache)
+        self.session = CompareSession(self.source_path, runner, pool, self.spec.name, self, cache)
         self.player = player if player is not None else Player(self)
         if self.player.parent() is None:
             self.player.setParent(self)

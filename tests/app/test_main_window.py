@@ -256,9 +256,9 @@ def test_compare_opens_the_compare_window_with_the_shared_runner_and_pool(
     opened: list[tuple] = []
 
     class RecordingCompareWindow(QWidget):
-        def __init__(self, source_path, tasks, pool, model_name, parent=None):
+        def __init__(self, source_path, runner, pool, model_name, parent=None):
             super().__init__(parent)
-            opened.append((source_path, tasks, pool, model_name, parent))
+            opened.append((source_path, runner, pool, model_name, parent))
 
     monkeypatch.setattr(app.compare.window, "CompareWindow", RecordingCompareWindow)
     src = make_audio("compare me.wav", folder=tmp_path / "cmp")
@@ -268,7 +268,7 @@ def test_compare_opens_the_compare_window_with_the_shared_runner_and_pool(
     assert window.main_actions.compare.isEnabled()
     window.main_actions.compare.trigger()
     qtbot.waitUntil(lambda: bool(opened), timeout=60_000)
-    source, tasks, pool, model_name, parent = opened[0]
-    assert (source, tasks, model_name, parent) == (src, window.runner, "encodec_24khz", window)
+    source, runner, pool, model_name, parent = opened[0]
+    assert (source, runner, model_name, parent) == (src, window.runner, "encodec_24khz", window)
     assert isinstance(pool, ModelPool) and pool is window.engine.pool_if_loaded()
     assert window.compare_windows and window.compare_windows[0].isVisible()
