@@ -5,7 +5,7 @@ selected version at the current sample position. Switching starts a new "voice" 
 very same position and fades the old voice out over a short crossfade (5 ms): no gap, no click, and the
 stream is never restarted. Seeks and loop wraps crossfade the same way.
 
-`PlaybackEngine` is the callback's state and has no Qt and no sounddevice in it: tests call `render` directly.
+`PlaybackMixer` is the callback's state and has no Qt and no sounddevice in it: tests call `render` directly.
 `Player` wraps it in a sounddevice `OutputStream` and reports position, state and the end of playback with
 Qt signals, polled from the UI thread (the audio thread never touches Qt). The stream outputs silence while
 nothing plays and is stopped from the UI thread once idle for a moment, so pausing and playing again is
@@ -76,7 +76,7 @@ class _Voice:
     target: float
 
 
-class PlaybackEngine:
+class PlaybackMixer:
     """Mixes aligned sources into output blocks; thread-safe between the UI thread and the audio thread.
 
     `sources` are float32 `[C, T]` arrays, all the same shape; index 0 is conventionally the original.
@@ -362,7 +362,7 @@ def list_output_devices(sd: Any) -> tuple[list[OutputDevice], str]:
 
 
 class Player(QObject):
-    """A sounddevice output stream around a `PlaybackEngine`, with Qt signals for the UI.
+    """A sounddevice output stream around a `PlaybackMixer`, with Qt signals for the UI.
 
     Never raises for a missing audio stack: `available` is False and `unavailable_reason` says why.
     """
@@ -389,7 +389,7 @@ class Player(QObject):
         self._idle_since: float | None = None
         self._crossfade_s = crossfade_s
         self._latency = latency
-        self._engine: PlaybackEngine | None = None
+        self._mixer: PlaybackMixer | None = None
         self._stream: Any = None
         self._device: int | str | None = None
         self._last_position = -1
@@ -450,62 +450,62 @@ class Player(QObject):
     # -- sources and transport ------------------------------------------------------------------------
 
     @property
-    def engine(self) -> PlaybackEngine | None:
-        return self._engine
+    def mixer(self) -> PlaybackMixer | None:
+        return self._mixer
 
     @property
     def sample_rate(self) -> int:
-        return self._engine.sample_rate if self._engine else 0
+        return self._mixer.sample_rate if self._mixer else 0
 
     @property
     def length(self) -> int:
-        return self._engine.length if self._engine else 0
+        return self._mixer.length if self._mixer else 0
 
     @property
     def position(self) -> int:
-        return self._engine.position if self._engine else 0
+        return self._mixer.position if self._mixer else 0
 
     @property
     def playing(self) -> bool:
-        return bool(self._engine and self._engine.playing)
+        return bool(self._mixer and self._mixer.playing)
 
     @property
     def selected(self) -> int:
-        return self._engine.selected if self._engine else 0
+        return self._mixer.selected if self._mixer else 0
 
     def set_sources(self, sources: Sequence[np.ndarray], sample_rate: int) -> None:
         """Versions to switch between, all `[C, T]` at `sample_rate` (index 0: the original)."""
         sources = list(sources)
-        if self._engine is not None and self._engine.sample_rate == sample_rate:
-            shape_changed = self._engine.channels != np.shape(sources[0])[0]
-            self._engine.set_sources(sources)
+        if self._mixer is not None and self._mixer.sample_rate == sample_rate:
+            shape_changed = self._mixer.channels != np.shape(sources[0])[0]
+            self._mixer.set_sources(sources)
             if shape_changed:
                 self._close_stream()
-                if self._engine.playing:
+                if self._mixer.playing:
                     self._ensure_stream()
         else:
             self._close_stream()
-            old = self._engine
-            self._engine = PlaybackEngine(sources, sample_rate, self._crossfade_s)
+            old = self._mixer
+            self._mixer = PlaybackMixer(sources, sample_rate, self._crossfade_s)
             if old is not None:
-                self._engine.select(min(old.selected, self._engine.source_count - 1))
-                self._engine.seek(round(old.position * sample_rate / old.sample_rate))
+                self._mixer.select(min(old.selected, self._mixer.source_count - 1))
+                self._mixer.seek(round(old.position * sample_rate / old.sample_rate))
         self.poll()
 
     def play(self) -> None:
-        if self._engine is None:
+        if self._mixer is None:
             return
         if not self.available:
             self.error_occurred.emit(self._reason)
             return
-        self._engine.play()
+        self._mixer.play()
         if self._ensure_stream():
             self._timer.start()
         self.poll()
 
     def pause(self) -> None:
-        if self._engine is not None:
-            self._engine.pause()
+        if self._mixer is not None:
+            self._mixer.pause()
         self.poll()
 
     def toggle(self) -> None:
@@ -513,35 +513,35 @@ class Player(QObject):
 
     def select(self, index: int) -> int:
         """Switch to version `index`; returns the sample at which the switch takes effect (-1: no such version)."""
-        if self._engine is None or not 0 <= index < self._engine.source_count:
+        if self._mixer is None or not 0 <= index < self._mixer.source_count:
             return -1
-        changed = index != self._engine.selected
-        position = self._engine.select(index)
+        changed = index != self._mixer.selected
+        position = self._mixer.select(index)
         if changed:
             self.selection_changed.emit(index)
         return position
 
     def seek(self, frame: int) -> None:
-        if self._engine is not None:
-            self._engine.seek(frame)
+        if self._mixer is not None:
+            self._mixer.seek(frame)
             self.poll()
 
     def seek_seconds(self, seconds: float) -> None:
-        if self._engine is not None:
-            self.seek(round(seconds * self._engine.sample_rate))
+        if self._mixer is not None:
+            self.seek(round(seconds * self._mixer.sample_rate))
 
     def set_loop(self, start: int | None, end: int | None = None) -> None:
-        if self._engine is not None:
-            self._engine.set_loop(start, end)
+        if self._mixer is not None:
+            self._mixer.set_loop(start, end)
 
     def set_loop_enabled(self, enabled: bool) -> None:
-        if self._engine is not None:
-            self._engine.set_loop_enabled(enabled)
+        if self._mixer is not None:
+            self._mixer.set_loop_enabled(enabled)
 
     def close(self) -> None:
         """Stop and release the stream (call when the window closes)."""
-        if self._engine is not None:
-            self._engine.pause()
+        if self._mixer is not None:
+            self._mixer.pause()
         self._close_stream()
         self._timer.stop()
 
@@ -553,21 +553,21 @@ class Player(QObject):
         It never stops the stream itself (a stream stopped from its callback drains for a host-dependent
         time, during which a new `play` would go unheard); the UI thread stops an idle stream in `poll`.
         """
-        engine = self._engine
-        if engine is None or outdata.shape[1] != engine.channels:
+        mixer = self._mixer
+        if mixer is None or outdata.shape[1] != mixer.channels:
             outdata.fill(0.0)
             return
-        engine.render(outdata)
+        mixer.render(outdata)
 
     def _ensure_stream(self) -> bool:
         """Open (once) and start the stream; False with `error_occurred` if that fails."""
-        if self._sd is None or self._engine is None:
+        if self._sd is None or self._mixer is None:
             return False
         try:
             if self._stream is None:
                 self._stream = self._sd.OutputStream(
-                    samplerate=self._engine.sample_rate,
-                    channels=self._engine.channels,
+                    samplerate=self._mixer.sample_rate,
+                    channels=self._mixer.channels,
                     dtype="float32",
                     device=self._device,
                     latency=self._latency,
@@ -580,7 +580,7 @@ class Player(QObject):
             self._idle_since = None
         except Exception as exc:  # noqa: BLE001 - any PortAudio failure becomes a message, not a crash
             self._close_stream()
-            self._engine.pause()
+            self._mixer.pause()
             self.error_occurred.emit(f"Could not start playback: {exc}")
             return False
         return True
@@ -599,22 +599,22 @@ class Player(QObject):
 
         Runs on a UI timer while a stream is open.
         """
-        engine = self._engine
-        if engine is None:
+        mixer = self._mixer
+        if mixer is None:
             return
-        position = engine.position
+        position = mixer.position
         if position != self._last_position:
             self._last_position = position
             self.position_changed.emit(position)
-        playing = engine.playing
+        playing = mixer.playing
         if playing and self._stream is not None and not self._stream.active:
             self._ensure_stream()  # the host stopped it (e.g. a device error): start it again
         if playing != self._was_playing:
             self._was_playing = playing
             self.playing_changed.emit(playing)
-        if engine.take_finished():
+        if mixer.take_finished():
             self.finished.emit()
-        if playing or not engine.idle:
+        if playing or not mixer.idle:
             self._idle_since = None
             return
         now = monotonic()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.player import PlaybackEngine, Player, load_sounddevice
+from app.player import PlaybackMixer, Player, load_sounddevice
 from tests.helpers.pulse import PulseServer, PulseUnavailable, forget_devices, wait_for
 
 pytestmark = pytest.mark.audio_server
@@ -93,13 +93,13 @@ def test_recorded_output_is_what_was_played_across_a_switch(qtbot, pulse_server,
     assert rate == SR
     recorded = recorded.reshape(len(recorded), -1)[:, 0]
 
-    # What the player should have produced: the same engine, offline, switching at the same sample.
-    engine = PlaybackEngine(versions, SR)
-    engine.play()
+    # What the player should have produced: the same mixer, offline, switching at the same sample.
+    mixer = PlaybackMixer(versions, SR)
+    mixer.play()
     expected = np.zeros((versions[0].shape[1], 1), np.float32)
-    engine.render(expected[:switch_at])
-    engine.select(1)
-    engine.render(expected[switch_at:])
+    mixer.render(expected[:switch_at])
+    mixer.select(1)
+    mixer.render(expected[switch_at:])
     expected = expected[:, 0]
 
     # Coarse alignment by the onset, then the exact lag by cross-correlation around it.

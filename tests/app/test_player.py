@@ -1,4 +1,4 @@
-"""The playback engine driven block by block (no device), and the Player around it with a fake backend.
+"""The playback mixer driven block by block (no device), and the Player around it with a fake backend.
 
 Sources are two-channel: channel 0 holds the sample index (the same in every version), channel 1 the
 version's number. So channel 0 of the output is the playback position whenever the gains sum to 1, and
@@ -14,7 +14,7 @@ import pytest
 from app.player import (
     MAX_CROSSFADE_S,
     PORTAUDIO_RESTART,
-    PlaybackEngine,
+    PlaybackMixer,
     Player,
     list_output_devices,
     load_sounddevice,
@@ -30,149 +30,149 @@ def versions(count=2, length=LENGTH):
     return [np.stack([index, np.full(length, float(v), np.float32)]) for v in range(count)]
 
 
-def render(engine, frames):
-    out = np.full((frames, engine.channels), np.nan, np.float32)
-    engine.render(out)
+def render(mixer, frames):
+    out = np.full((frames, mixer.channels), np.nan, np.float32)
+    mixer.render(out)
     return out
 
 
 @pytest.fixture
-def engine():
-    return PlaybackEngine(versions(3), SR)
+def mixer():
+    return PlaybackMixer(versions(3), SR)
 
 
-def test_crossfade_is_short(engine):
-    assert engine.fade_length == round(0.005 * SR)
-    assert engine.fade_length <= MAX_CROSSFADE_S * SR
+def test_crossfade_is_short(mixer):
+    assert mixer.fade_length == round(0.005 * SR)
+    assert mixer.fade_length <= MAX_CROSSFADE_S * SR
     with pytest.raises(ValueError):
-        PlaybackEngine(versions(), SR, crossfade_s=0.02)
+        PlaybackMixer(versions(), SR, crossfade_s=0.02)
 
 
-def test_idle_engine_outputs_silence(engine):
-    assert np.all(render(engine, 64) == 0)
-    assert engine.idle and engine.position == 0
+def test_idle_engine_outputs_silence(mixer):
+    assert np.all(render(mixer, 64) == 0)
+    assert mixer.idle and mixer.position == 0
 
 
-def test_play_fades_in_then_reads_the_selected_version(engine):
-    engine.play()
-    out = render(engine, 512)
-    fade = engine.fade_length
+def test_play_fades_in_then_reads_the_selected_version(mixer):
+    mixer.play()
+    out = render(mixer, 512)
+    fade = mixer.fade_length
     gains = out[1:fade, 0] / np.arange(1, fade)
     assert np.all(np.diff(gains) > 0) and gains[-1] == pytest.approx(1.0)
     np.testing.assert_allclose(out[fade:, 0], np.arange(fade, 512))
     assert np.all(out[:, 1] == 0)
-    assert engine.position == 512
+    assert mixer.position == 512
 
 
-def test_switch_keeps_the_sample_position_and_crossfades(engine):
-    engine.play()
-    render(engine, 1000)
-    engine.select(1)
-    out = render(engine, 1000)
+def test_switch_keeps_the_sample_position_and_crossfades(mixer):
+    mixer.play()
+    render(mixer, 1000)
+    mixer.select(1)
+    out = render(mixer, 1000)
     np.testing.assert_allclose(out[:, 0], np.arange(1000, 2000), rtol=1e-6)  # no jump, no gap
     mix = out[:, 1]
     fading = np.count_nonzero((mix > 0) & (mix < 1))
-    assert fading == engine.fade_length - 1  # then fully on the new version
-    assert np.all(np.diff(mix) >= 0) and np.all(mix[engine.fade_length - 1 :] == 1.0)
-    assert engine.position == 2000 and engine.selected == 1
+    assert fading == mixer.fade_length - 1  # then fully on the new version
+    assert np.all(np.diff(mix) >= 0) and np.all(mix[mixer.fade_length - 1 :] == 1.0)
+    assert mixer.position == 2000 and mixer.selected == 1
 
 
-def test_switch_inside_a_block_boundary_sequence_is_seamless(engine):
-    engine.play()
+def test_switch_inside_a_block_boundary_sequence_is_seamless(mixer):
+    mixer.play()
     outputs = []
     for step, choice in enumerate([1, 2, 0, 2, 1, 1, 0]):
-        outputs.append(render(engine, 333 + step))
-        engine.select(choice)
-    out = np.concatenate(outputs + [render(engine, 300)])
-    fade = engine.fade_length
+        outputs.append(render(mixer, 333 + step))
+        mixer.select(choice)
+    out = np.concatenate(outputs + [render(mixer, 300)])
+    fade = mixer.fade_length
     np.testing.assert_allclose(out[fade:, 0], np.arange(fade, out.shape[0]), rtol=1e-6)
     assert out[-1, 1] == 0.0
 
 
-def test_switching_back_within_the_fade_reverses_it(engine):
-    engine.play()
-    render(engine, 100)
-    engine.select(1)
-    render(engine, 10)  # B part-way in
-    engine.select(0)
-    out = render(engine, 200)
+def test_switching_back_within_the_fade_reverses_it(mixer):
+    mixer.play()
+    render(mixer, 100)
+    mixer.select(1)
+    render(mixer, 10)  # B part-way in
+    mixer.select(0)
+    out = render(mixer, 200)
     np.testing.assert_allclose(out[:, 0], np.arange(110, 310), rtol=1e-6)
-    assert out[0, 1] < 10 / engine.fade_length + 1e-6  # B only falls from where it was
-    assert np.all(out[engine.fade_length :, 1] == 0)
+    assert out[0, 1] < 10 / mixer.fade_length + 1e-6  # B only falls from where it was
+    assert np.all(out[mixer.fade_length :, 1] == 0)
 
 
-def test_seek_while_playing_crossfades_to_the_new_place(engine):
-    engine.play()
-    render(engine, 500)
-    engine.seek(4000)
-    out = render(engine, 500)
-    fade = engine.fade_length
+def test_seek_while_playing_crossfades_to_the_new_place(mixer):
+    mixer.play()
+    render(mixer, 500)
+    mixer.seek(4000)
+    out = render(mixer, 500)
+    fade = mixer.fade_length
     np.testing.assert_allclose(out[fade:, 0], np.arange(4000 + fade, 4500))
-    assert engine.position == 4500
+    assert mixer.position == 4500
 
 
-def test_loop_wraps_with_a_crossfade(engine):
-    engine.set_loop(1000, 2000)
-    engine.set_loop_enabled(True)
-    engine.seek(1500)
-    engine.play()
-    out = render(engine, 2000)  # 500 to the loop end, a full loop, then 500 more
-    fade = engine.fade_length
+def test_loop_wraps_with_a_crossfade(mixer):
+    mixer.set_loop(1000, 2000)
+    mixer.set_loop_enabled(True)
+    mixer.seek(1500)
+    mixer.play()
+    out = render(mixer, 2000)  # 500 to the loop end, a full loop, then 500 more
+    fade = mixer.fade_length
     np.testing.assert_allclose(out[fade:500, 0], np.arange(1500 + fade, 2000))
     np.testing.assert_allclose(out[500 + fade : 1500, 0], np.arange(1000 + fade, 2000))
     np.testing.assert_allclose(out[1500 + fade :, 0], np.arange(1000 + fade, 1500))
-    assert engine.position == 1500
-    engine.set_loop_enabled(False)
-    render(engine, 1000)
-    assert engine.position == 2500  # plays on past the old loop end
+    assert mixer.position == 1500
+    mixer.set_loop_enabled(False)
+    render(mixer, 1000)
+    assert mixer.position == 2500  # plays on past the old loop end
 
 
-def test_loop_shorter_than_two_fades_is_ignored(engine):
-    engine.set_loop(100, 100 + engine.fade_length)
-    assert engine.loop is None
+def test_loop_shorter_than_two_fades_is_ignored(mixer):
+    mixer.set_loop(100, 100 + mixer.fade_length)
+    assert mixer.loop is None
 
 
-def test_end_of_stream_outputs_silence_and_reports_finished_once(engine):
-    engine.seek(LENGTH - 300)
-    engine.play()
-    out = render(engine, 1000)
-    fade = engine.fade_length
+def test_end_of_stream_outputs_silence_and_reports_finished_once(mixer):
+    mixer.seek(LENGTH - 300)
+    mixer.play()
+    out = render(mixer, 1000)
+    fade = mixer.fade_length
     np.testing.assert_allclose(out[fade:300, 0], np.arange(LENGTH - 300 + fade, LENGTH))
     assert np.all(out[300:] == 0)
-    assert not engine.playing and engine.idle
-    assert engine.take_finished() and not engine.take_finished()
-    assert np.all(render(engine, 100) == 0)
-    engine.play()  # from the top again
-    assert engine.position == 0 and engine.playing
+    assert not mixer.playing and mixer.idle
+    assert mixer.take_finished() and not mixer.take_finished()
+    assert np.all(render(mixer, 100) == 0)
+    mixer.play()  # from the top again
+    assert mixer.position == 0 and mixer.playing
 
 
-def test_pause_fades_out_and_resumes_where_it_paused(engine):
-    engine.play()
-    render(engine, 1000)
-    engine.pause()
-    out = render(engine, 200)
-    fade = engine.fade_length
+def test_pause_fades_out_and_resumes_where_it_paused(mixer):
+    mixer.play()
+    render(mixer, 1000)
+    mixer.pause()
+    out = render(mixer, 200)
+    fade = mixer.fade_length
     assert np.all(np.diff(out[:fade, 0] / np.arange(1000, 1000 + fade)) < 0)
-    assert np.all(out[fade:] == 0) and engine.idle
-    assert not engine.take_finished()
-    engine.play()
-    out = render(engine, 200)
+    assert np.all(out[fade:] == 0) and mixer.idle
+    assert not mixer.take_finished()
+    mixer.play()
+    out = render(mixer, 200)
     np.testing.assert_allclose(out[fade:, 0], np.arange(1000 + fade, 1200))
 
 
-def test_sources_must_be_aligned(engine):
+def test_sources_must_be_aligned(mixer):
     with pytest.raises(ValueError):
-        PlaybackEngine([np.zeros((1, 100)), np.zeros((1, 99))], SR)
+        PlaybackMixer([np.zeros((1, 100)), np.zeros((1, 99))], SR)
     with pytest.raises(IndexError):
-        engine.select(3)
+        mixer.select(3)
 
 
-def test_replacing_sources_keeps_position_and_playback(engine):
-    engine.play()
-    render(engine, 1000)
-    engine.set_sources(versions(5))
-    engine.select(4)
-    out = render(engine, 500)
+def test_replacing_sources_keeps_position_and_playback(mixer):
+    mixer.play()
+    render(mixer, 1000)
+    mixer.set_sources(versions(5))
+    mixer.select(4)
+    out = render(mixer, 500)
     np.testing.assert_allclose(out[:, 0], np.arange(1000, 1500), rtol=1e-6)
     assert out[-1, 1] == 4.0
 
@@ -283,7 +283,7 @@ def test_pause_keeps_the_stream_until_it_has_been_idle_for_a_while(qtbot):
     assert stream.active  # paused, not stopped: playing again is instant
     player.play()
     out = stream.pull(500)
-    fade = player.engine.fade_length
+    fade = player.mixer.fade_length
     np.testing.assert_allclose(out[fade:, 0], np.arange(500 + fade, 1000))
     assert stream.starts == 1
 

@@ -109,7 +109,7 @@ def test_opens_with_the_original_and_its_spectrogram(window):
     assert window.table.rowCount() == 1 and window.table.text(0, 0) == "O"
     assert "22.05 kHz stereo" in window.table.text(0, 1)
     assert window.view.has_image("original") and not window.view.has_image("version")
-    assert window.player.engine.source_count == 1 and window.player.sample_rate == SR
+    assert window.player.mixer.source_count == 1 and window.player.sample_rate == SR
     assert window.transport.play_button.isEnabled() and not window.transport.abx_button.isEnabled()
 
 
@@ -125,7 +125,7 @@ def test_ladder_fills_the_table_player_and_spectrogram(window, qtbot):
         assert window.table.text(row, 4) == f"{rung.bitrate_kbps:.2f} kbps"
         assert window.table.text(row, 5) == f"{rung.si_sdr:.1f} dB"
         assert window.table.text(row, 6) == f"{rung.log_mel_distance:.1f} dB"
-    assert window.player.engine.source_count == 3
+    assert window.player.mixer.source_count == 3
     assert window.view.has_image("version") and window.view.title("version") == "1.5 kbps"
     assert window.transport.abx_button.isEnabled()
     assert window.progress.isHidden()  # shown only while encoding
@@ -206,12 +206,12 @@ def test_click_seeks_and_drag_selects_a_loop(window, qtbot):
         assert window.view.regions[slot].getRegion() == pytest.approx(region)
 
     qtbot.keyClick(window, Qt.Key.Key_L)
-    engine = window.player.engine
-    assert window.looping and engine.loop_enabled
-    assert engine.loop == (round(region[0] * SR), round(region[1] * SR))
+    mixer = window.player.mixer
+    assert window.looping and mixer.loop_enabled
+    assert mixer.loop == (round(region[0] * SR), round(region[1] * SR))
     assert region[0] <= window.player.position / SR < region[1]  # jumped into the loop
     qtbot.keyClick(window, Qt.Key.Key_Escape)
-    assert window.view.loop_region() is None and not engine.loop_enabled and not window.looping
+    assert window.view.loop_region() is None and not mixer.loop_enabled and not window.looping
 
 
 def test_loop_key_without_a_region_explains(window, qtbot):
@@ -343,7 +343,7 @@ def test_a_long_file_is_compared_with_its_versions_on_disk(open_window, qtbot, m
     encode(window, qtbot, bandwidths=(6.0,))
     rung = window.session.rungs[0]
     assert isinstance(rung.audio, np.memmap) and rung.audio.shape == window.session.audio.shape
-    assert window.player.engine.source_count == 2
+    assert window.player.mixer.source_count == 2
     window.session.request_image(1, "difference", "mel")
     qtbot.waitUntil(lambda: (1, "difference") in window.session._spectrograms)
 
@@ -363,4 +363,4 @@ def test_opus_versions_stand_beside_the_rungs(window, qtbot):
     assert window.table.text(3, 2) == ""  # no codebooks
     assert opus.audio.shape == window.session.audio.shape  # sample-aligned for A/B and ABX
     assert opus.bitrate_kbps > 0 and np.isfinite(opus.si_sdr)
-    assert window.player.engine.source_count == 4
+    assert window.player.mixer.source_count == 4
