@@ -24,7 +24,7 @@ Latency (24 kHz model: hop 320 samples, 75 frames/s):
 - start-up: the models pad the start of the signal by reflection (the first frame depends on the next six),
   so the first codes appear only once `warmup_samples` have arrived (7 frames, 93 ms) and the decoder waits
   for its first 7 frames likewise. A live player keeps the one-frame latency by not playing that first burst
-  (see `app.live.engine`).
+  (see `app.live.pipeline`).
 - a model whose decoder trims on the left emits each frame's audio that many samples later;
   `StreamingDecoder.delay` gives the figure.
 

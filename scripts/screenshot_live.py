@@ -76,7 +76,7 @@ def main() -> None:
         if window.start_button.isEnabled():
             window.start()
             wait(lambda: window.running, 120)
-            wait(lambda: window.engine.stats().seconds > 4.0 and window.engine.stats().latency_s, 30)
+            wait(lambda: window.pipeline.stats().seconds > 4.0 and window.pipeline.stats().latency_s, 30)
             wait(lambda: False, 1.0)  # a second of meters
         OUT.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(OUT))

@@ -1,4 +1,4 @@
-"""The Live signal path at the model's rate, with no threads and no audio devices: tests and the engine share it.
+"""The Live signal path at the model's rate, with no threads and no audio devices: tests and the pipeline share it.
 
 Input blocks go through `codec.StreamingEncoder` / `StreamingDecoder`. Output sample `j` is the codec's
 rendering of input sample `j`, so the original is delayed by exactly as much (a FIFO indexed by sample) and

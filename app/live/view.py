@@ -1,7 +1,7 @@
 """The Live window: pick devices, Start, and hear the input through the codec; switch bitrate and A/B live.
 
-The window never processes audio: `LiveEngine` does, on its worker thread and the audio callbacks. A timer
-polls the engine's statistics for the meters, the measured latency, the under-/over-run counters and the
+The window never processes audio: `LivePipeline` does, on its worker thread and the audio callbacks. A timer
+polls the pipeline's statistics for the meters, the measured latency, the under-/over-run counters and the
 "cannot keep up" warning. The model loads on the task runner the first time Start is pressed; stopping,
 which writes the recordings, runs there too.
 
@@ -76,7 +76,7 @@ class LiveWindow(QWidget):
             reason = ""
         self._sd = backend
         self._backend_reason = reason
-        self.engine: Any = None  # app.live.engine.LiveEngine, once the model is loaded
+        self.pipeline: Any = None  # app.live.pipeline.LivePipeline, once the model is loaded
         self._busy = False
         self.result: Any = None
         self._build(record_folder or Path.home())
@@ -221,12 +221,12 @@ class LiveWindow(QWidget):
 
     @property
     def running(self) -> bool:
-        return self.engine is not None and self.engine.running
+        return self.pipeline is not None and self.pipeline.running
 
     def start(self) -> None:
         if self.running or self._busy or self.unavailable_reason:
             return
-        if self.engine is None:
+        if self.pipeline is None:
             self._busy = True
             self._update_enabled()
             self._set_status("Loading the model…")
@@ -235,14 +235,14 @@ class LiveWindow(QWidget):
                 lambda progress, cancel: load(), on_done=self._model_loaded, on_error=self._load_failed
             )
             return
-        self._start_engine()
+        self._start_pipeline()
 
     def _model_loaded(self, model: Any) -> None:
-        from app.live.engine import LiveEngine  # noqa: PLC0415 - torch only once Live is used
+        from app.live.pipeline import LivePipeline  # noqa: PLC0415 - torch only once Live is used
 
         self._busy = False
-        self.engine = LiveEngine(model, self._sd)
-        self._start_engine()
+        self.pipeline = LivePipeline(model, self._sd)
+        self._start_pipeline()
 
     def _load_failed(self, exc: object) -> None:
         self._busy = False
@@ -258,8 +258,8 @@ class LiveWindow(QWidget):
         wav = unique_path(folder / f"{stem}.wav") if self.record_wav.isChecked() else None
         return ecdc, wav
 
-    def _start_engine(self) -> None:
-        from app.live.engine import LiveConfig, LiveError  # noqa: PLC0415
+    def _start_pipeline(self) -> None:
+        from app.live.pipeline import LiveConfig, LiveError  # noqa: PLC0415
 
         ecdc, wav = self._recording_paths()
         config = LiveConfig(
@@ -272,7 +272,7 @@ class LiveWindow(QWidget):
             monitor_codec=self.b_button.isChecked(),
         )
         try:
-            self.engine.start(config)
+            self.pipeline.start(config)
         except LiveError as exc:
             self._update_enabled()
             self._fail(str(exc))
@@ -293,9 +293,9 @@ class LiveWindow(QWidget):
         self._busy = True
         self._update_enabled()
         self._set_status("Stopping…")
-        engine = self.engine
+        pipeline = self.pipeline
         self.runner.run(
-            lambda progress, cancel: engine.stop(), on_done=self._stopped, on_error=self._stop_failed
+            lambda progress, cancel: pipeline.stop(), on_done=self._stopped, on_error=self._stop_failed
         )
 
     def _stopped(self, result: Any) -> None:
@@ -318,12 +318,12 @@ class LiveWindow(QWidget):
     # -- live controls ------------------------------------------------------------------------------
 
     def _bandwidth_changed(self, bandwidth: float) -> None:
-        if self.engine is not None:
-            self.engine.set_bandwidth(bandwidth)
+        if self.pipeline is not None:
+            self.pipeline.set_bandwidth(bandwidth)
 
     def _ab_toggled(self, button_id: int, checked: bool) -> None:
-        if checked and self.engine is not None:
-            self.engine.set_monitor_codec(button_id == 1)
+        if checked and self.pipeline is not None:
+            self.pipeline.set_monitor_codec(button_id == 1)
 
     def set_monitor_codec(self, codec: bool) -> None:
         (self.b_button if codec else self.a_button).setChecked(True)
@@ -331,9 +331,9 @@ class LiveWindow(QWidget):
     # -- polling ------------------------------------------------------------------------------------
 
     def poll(self) -> None:
-        if self.engine is None:
+        if self.pipeline is None:
             return
-        stats = self.engine.stats()
+        stats = self.pipeline.stats()
         self.input_meter.set_level(stats.input_peak)
         self.output_meter.set_level(stats.output_peak)
         self.latency_label.setText(
@@ -390,7 +390,7 @@ class LiveWindow(QWidget):
         if self.running:
             self._timer.stop()
             try:
-                self.engine.stop()
+                self.pipeline.stop()
             except Exception as exc:  # noqa: BLE001 - closing must not raise; say it on the way out
                 self._fail(str(exc))
         super().closeEvent(event)

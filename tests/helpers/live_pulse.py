@@ -1,12 +1,12 @@
-"""The Live engine end to end through a private PulseAudio server (used by the e2e test and bench/bench_realtime.py).
+"""The Live pipeline end to end through a private PulseAudio server (used by the e2e test and bench/bench_realtime.py).
 
-Two null sinks: `livein`, which `paplay` plays the test file into and whose monitor is the engine's input, and
-`liveout`, the engine's output, whose monitor `parecord` records (the input monitor is recorded too, by a
+Two null sinks: `livein`, which `paplay` plays the test file into and whose monitor is the pipeline's input, and
+`liveout`, the pipeline's output, whose monitor `parecord` records (the input monitor is recorded too, by a
 second `parecord` started at the same moment, for an outside view of the latency). PortAudio reaches the
 server through ALSA's `pulse` device, which follows the server's default source and sink.
 
 The streams of ALSA's pulse plugin take a moment (up to seconds on a busy machine) to settle, so the file is
-played only once the engine has run at real-time pace for a while, and the counters are read before and
+played only once the pipeline has run at real-time pace for a while, and the counters are read before and
 after the file: what the report counts is what happened while the file played.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from app.live.devices import list_devices
-from app.live.engine import LiveConfig, LiveEngine, LiveStats
+from app.live.pipeline import LiveConfig, LivePipeline, LiveStats
 from tests.helpers.pulse import PulseServer, forget_devices, wait_for
 
 
@@ -31,7 +31,7 @@ class NoPulseDevice(RuntimeError):
 @dataclass
 class LiveRun:
     rate: int
-    original: np.ndarray  # what the engine received (its own float wav)
+    original: np.ndarray  # what the pipeline received (its own float wav)
     recorded_in: np.ndarray  # livein.monitor
     recorded_out: np.ndarray  # liveout.monitor
     before: LiveStats  # counters just before the file started
@@ -54,15 +54,15 @@ class LiveRun:
         return self.after.dropped - self.before.dropped
 
 
-def _steady(engine: LiveEngine, seconds: float = 1.0, timeout: float = 20.0) -> bool:
+def _steady(pipeline: LivePipeline, seconds: float = 1.0, timeout: float = 20.0) -> bool:
     """Wait until the input has advanced at real-time pace (within 10 %) over `seconds`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        start_audio, start = engine.stats().seconds, time.monotonic()
+        start_audio, start = pipeline.stats().seconds, time.monotonic()
         time.sleep(seconds)
         if (
-            engine.stats().seconds - start_audio >= 0.9 * (time.monotonic() - start)
-            and engine.stats().latency_s
+            pipeline.stats().seconds - start_audio >= 0.9 * (time.monotonic() - start)
+            and pipeline.stats().latency_s
         ):
             return True
     return False
@@ -78,7 +78,7 @@ def run_live(
     buffer_s: float = 0.08,
     switch_to_original_s: float | None = None,
 ) -> LiveRun:
-    """Play `signal` (mono float32 at the model rate) through the Live engine over a private server.
+    """Play `signal` (mono float32 at the model rate) through the Live pipeline over a private server.
 
     `switch_to_original_s`: seconds into the file at which to switch the monitor to A (the original, delayed
     by the codec's latency), whose aligned copy gives an unambiguous outside measure of the latency.
@@ -102,26 +102,26 @@ def run_live(
             ]
             try:
                 assert wait_for(lambda: rec_out.exists() and rec_out.stat().st_size > 4 * rate // 5, 10)
-                engine = LiveEngine(model, sd)  # type: ignore[arg-type]
+                pipeline = LivePipeline(model, sd)  # type: ignore[arg-type]
                 config = LiveConfig(
                     "pulse", "pulse", bandwidth, buffer_s, record_wav=workdir / "original.wav"
                 )
-                engine.start(config)
+                pipeline.start(config)
                 try:
-                    if not _steady(engine):
+                    if not _steady(pipeline):
                         raise RuntimeError(
-                            f"the audio streams never reached real-time pace: {engine.stats()}"
+                            f"the audio streams never reached real-time pace: {pipeline.stats()}"
                         )
-                    before = engine.stats()
+                    before = pipeline.stats()
                     player = server.play("livein", source)
                     if switch_to_original_s is not None:
                         time.sleep(switch_to_original_s)
-                        engine.set_monitor_codec(False)
+                        pipeline.set_monitor_codec(False)
                     player.wait(timeout=signal.size / rate + 30)
                     time.sleep(0.5 + (before.latency_s or 0.0))  # the last samples reach the output
-                    after = engine.stats()
+                    after = pipeline.stats()
                 finally:
-                    engine.stop()
+                    pipeline.stop()
             finally:
                 for recorder in recorders:
                     server.stop_recording(recorder)

@@ -1,6 +1,6 @@
 """A stand-in for the sounddevice module: an input and an output stream whose callbacks one thread calls at
-real-time pace (or in lockstep with the worker), feeding a known signal and keeping what the engine played.
-Tests of the engine and the view run without audio hardware."""
+real-time pace (or in lockstep with the worker), feeding a known signal and keeping what the pipeline played.
+Tests of the pipeline and the view run without audio hardware."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class FakeBackend:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    # -- the sounddevice API the engine uses -----------------------------------------------------------
+    # -- the sounddevice API the pipeline uses -----------------------------------------------------------
 
     def query_devices(self, device=None, kind=None):
         devices = [
@@ -119,13 +119,13 @@ class FakeBackend:
                 time.sleep(delay)
 
 
-def worker_settled(engine):
-    """A `lockstep` for `engine`: every frame fed is processed, or waits for the worker's next step to fill."""
+def worker_settled(pipeline):
+    """A `lockstep` for `pipeline`: every frame fed is processed, or waits for the worker's next step to fill."""
 
     def settled(fed: int) -> bool:
-        if engine is None:
+        if pipeline is None:
             return False
-        pending = engine._in_ring.available
-        return engine.processed + pending >= fed and pending < engine._step
+        pending = pipeline._in_ring.available
+        return pipeline.processed + pending >= fed and pending < pipeline._step
 
     return settled

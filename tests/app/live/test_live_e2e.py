@@ -1,7 +1,7 @@
 """Live end to end through a real audio server: `paplay` feeds a PulseAudio null sink whose monitor is the Live
-engine's input; the engine's output goes to a second null sink whose monitor `parecord` records. The recording
-must be the codec's rendering of what the engine received (the file path's decode of the same samples), and
-after a switch to A the original itself, delayed by the latency the engine reports. The 60 s under-run count is
+pipeline's input; the pipeline's output goes to a second null sink whose monitor `parecord` records. The recording
+must be the codec's rendering of what the pipeline received (the file path's decode of the same samples), and
+after a switch to A the original itself, delayed by the latency the pipeline reports. The 60 s under-run count is
 bench/bench_realtime.py.
 """
 
@@ -47,7 +47,7 @@ def _check_one_take(live_model, tmp_path):
             f"{run.underruns} under-runs, {run.dropped} samples skipped); see bench/bench_realtime.py"
         )
 
-    # Where the file sits in what the engine received (float sinks: the very samples), and in both monitors.
+    # Where the file sits in what the pipeline received (float sinks: the very samples), and in both monitors.
     at = find_lag(run.original, signal)
     assert (
         correlation(run.original[at : at + signal.size], signal) > 0.99

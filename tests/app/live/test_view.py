@@ -57,7 +57,7 @@ def test_without_portaudio_the_view_says_why_and_disables_start(make_live, monke
     assert not window.start_button.isEnabled() and not window.refresh_button.isEnabled()
     assert window.input_combo.count() == 0 and not window.input_combo.isEnabled()
     window.start()  # a no-op, not a crash
-    assert window.engine is None
+    assert window.pipeline is None
 
 
 def test_without_an_input_device_the_view_says_so(make_live):
@@ -70,7 +70,7 @@ def test_live_session_switches_bitrate_and_a_b_and_records(make_live, qtbot, liv
     signal = chirp_signal(2.0)
     backend = FakeBackend(signal, tail=4000)
     window = make_live(backend)
-    backend.lockstep = lambda fed: window.engine is not None and worker_settled(window.engine)(fed)
+    backend.lockstep = lambda fed: window.pipeline is not None and worker_settled(window.pipeline)(fed)
     window.record_ecdc.setChecked(True)
     window.record_wav.setChecked(True)
     window.bandwidth_slider.set_bandwidth(6.0)
@@ -78,13 +78,13 @@ def test_live_session_switches_bitrate_and_a_b_and_records(make_live, qtbot, liv
         window.start_button.click()
     assert window.running and window.stop_button.isEnabled() and not window.start_button.isEnabled()
     assert not window.input_combo.isEnabled()  # devices are fixed while running
-    engine = window.engine
-    qtbot.waitUntil(lambda: engine.processed > 16_000, timeout=20_000)
+    pipeline = window.pipeline
+    qtbot.waitUntil(lambda: pipeline.processed > 16_000, timeout=20_000)
     window.bandwidth_slider.set_bandwidth(24.0)  # live, no restart
-    qtbot.waitUntil(lambda: engine._processor.bandwidth == 24.0, timeout=5000)
-    assert engine._processor._live_codebooks == 32 and engine.running
+    qtbot.waitUntil(lambda: pipeline._processor.bandwidth == 24.0, timeout=5000)
+    assert pipeline._processor._live_codebooks == 32 and pipeline.running
     window.a_button.click()
-    qtbot.waitUntil(lambda: not engine._processor.monitor_codec, timeout=5000)
+    qtbot.waitUntil(lambda: not pipeline._processor.monitor_codec, timeout=5000)
     qtbot.waitUntil(backend.finished.is_set, timeout=30_000)
     window.poll()
     assert window.latency_label.text().endswith("ms (measured)")
@@ -113,9 +113,9 @@ def test_closing_a_running_window_stops_the_devices(make_live, qtbot):
     window = make_live(backend)
     with qtbot.waitSignal(window.started, timeout=20_000):
         window.start()
-    engine = window.engine
+    pipeline = window.pipeline
     window.close()
-    assert not engine.running and backend.streams["output"].stopped.is_set()
+    assert not pipeline.running and backend.streams["output"].stopped.is_set()
 
 
 def test_live_uses_a_streaming_model():

@@ -1,4 +1,4 @@
-"""The Live engine between a fake duplex device and the worker: what it plays, what it records, what it counts."""
+"""The Live pipeline between a fake duplex device and the worker: what it plays, what it records, what it counts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from app.live.engine import LiveConfig, LiveEngine, LiveError
+from app.live.pipeline import LiveConfig, LiveError, LivePipeline
 from app.live.processor import LiveProcessor
 from codec.ecdc import read_ecdc
 from tests.app.live.conftest import SR, chirp_signal
@@ -19,14 +19,14 @@ HOP = 320
 
 
 def run_lockstep(model, signal, config, rates=(24_000,)):
-    """Run the engine over `signal` with a device that waits for the worker after every block."""
+    """Run the pipeline over `signal` with a device that waits for the worker after every block."""
     backend = FakeBackend(signal, rates=rates, tail=8 * HOP)
-    engine = LiveEngine(model, backend)
-    backend.lockstep = worker_settled(engine)
-    engine.start(dataclasses.replace(config, max_step_frames=1))  # the device waits for every single frame
+    pipeline = LivePipeline(model, backend)
+    backend.lockstep = worker_settled(pipeline)
+    pipeline.start(dataclasses.replace(config, max_step_frames=1))  # the device waits for every single frame
     assert backend.finished.wait(60)
-    stats = engine.stats()
-    result = engine.stop()
+    stats = pipeline.stats()
+    result = pipeline.stop()
     return backend, stats, result
 
 
@@ -84,13 +84,13 @@ def test_resamples_when_the_devices_do_not_run_at_the_model_rate(live_model):
 
 
 def test_refuses_an_existing_recording_and_bad_bitrate(live_model, tmp_path):
-    engine = LiveEngine(live_model, FakeBackend())
+    pipeline = LivePipeline(live_model, FakeBackend())
     (tmp_path / "taken.wav").write_bytes(b"keep")
     with pytest.raises(Exception, match="exists"):
-        engine.start(LiveConfig(record_wav=tmp_path / "taken.wav"))
+        pipeline.start(LiveConfig(record_wav=tmp_path / "taken.wav"))
     with pytest.raises(Exception, match="kbps"):
-        engine.start(LiveConfig(bandwidth=5.0))
-    assert (tmp_path / "taken.wav").read_bytes() == b"keep" and not engine.running
+        pipeline.start(LiveConfig(bandwidth=5.0))
+    assert (tmp_path / "taken.wav").read_bytes() == b"keep" and not pipeline.running
 
 
 def test_device_failure_is_one_sentence_and_leaves_nothing(live_model, tmp_path):
@@ -100,16 +100,16 @@ def test_device_failure_is_one_sentence_and_leaves_nothing(live_model, tmp_path)
         raise RuntimeError("Device unavailable [PaErrorCode -9985]")
 
     backend.OutputStream = broken
-    engine = LiveEngine(live_model, backend)
+    pipeline = LivePipeline(live_model, backend)
     with pytest.raises(LiveError, match="Could not start the audio devices: Device unavailable"):
-        engine.start(LiveConfig(record_wav=tmp_path / "x.wav"))
-    assert list(tmp_path.iterdir()) == [] and not engine.running
+        pipeline.start(LiveConfig(record_wav=tmp_path / "x.wav"))
+    assert list(tmp_path.iterdir()) == [] and not pipeline.running
 
 
 def test_a_stalled_worker_is_counted_and_reported(live_model, monkeypatch):
-    """Real-time pace with a worker made too slow: under-runs are counted and the engine says it is behind."""
+    """Real-time pace with a worker made too slow: under-runs are counted and the pipeline says it is behind."""
     backend = FakeBackend(chirp_signal(1.0), tail=0)
-    engine = LiveEngine(live_model, backend)
+    pipeline = LivePipeline(live_model, backend)
     real = LiveProcessor.encode
 
     def slow(self, block):
@@ -119,9 +119,9 @@ def test_a_stalled_worker_is_counted_and_reported(live_model, monkeypatch):
         return real(self, block)
 
     monkeypatch.setattr(LiveProcessor, "encode", slow)
-    engine.start(LiveConfig(bandwidth=1.5, buffer_s=0.02))
+    pipeline.start(LiveConfig(bandwidth=1.5, buffer_s=0.02))
     assert backend.finished.wait(30)
-    stats = engine.stats()
-    engine.stop()
+    stats = pipeline.stats()
+    pipeline.stop()
     assert stats.behind and stats.load > 1.0
     assert stats.underruns > 0 or stats.dropped > 0

@@ -1,4 +1,4 @@
-"""The Live engine: an input and an output sounddevice stream, two ring buffers, a worker running `LiveProcessor`.
+"""The Live pipeline: an input and an output sounddevice stream, two ring buffers, a worker running `LiveProcessor`.
 
 The audio callbacks only move buffers (the input stream's block into the input ring, the output ring into
 the output stream's block) and count what went wrong: input ring full = over-run, output ring empty =
@@ -142,7 +142,7 @@ def _check_device_rate(sd: ModuleType, config: LiveConfig, rate: int, channels: 
     return True
 
 
-class LiveEngine:
+class LivePipeline:
     """Start/stop a live session of `model` between two devices of `backend` (the sounddevice module)."""
 
     def __init__(self, model: EncodecModel, backend: ModuleType) -> None:
