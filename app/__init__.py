@@ -3,7 +3,8 @@ before a job needs it, so the window shows fast.
 
 Core objects (no widgets):
 - `app.tasks.TaskRunner`: runs `fn(progress, cancel)` on worker threads, posts results back to the UI thread.
-- `app.engine.Engine`: the shared `ModelPool` and thin wrappers of `codec.jobs`, used from workers.
+- `app.codec_bridge.CodecBridge`: the shared `ModelPool` and thin wrappers of `codec.jobs` (the engine), used
+  from workers.
 - `app.queue_model.QueueModel` / `QueueItem`: the queue as a table model.
 - `app.queue_controller.CompressionQueue`: what runs when; outcomes go to the model and to signals.
 - `app.settings.AppSettings`: what persists between runs (QSettings).

@@ -1,6 +1,6 @@
 """The main window: drop area, settings strip, queue table and the buttons and menus that drive the queue.
 
-The window wires widgets to the core objects (`QueueModel`, `CompressionQueue`, `TaskRunner`, `Engine`)
+The window wires widgets to the core objects (`QueueModel`, `CompressionQueue`, `TaskRunner`, `CodecBridge`)
 and shows their outcomes; it does no file or model work itself.
 """
 
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.codec_bridge import CodecBridge, import_torch_quietly
 from app.drop_area import DropArea
-from app.engine import Engine, import_torch_quietly
 from app.estimates import estimate_text, settings_targets, summary_text
 from app.file_collect import Collected, collect, local_paths
 from app.main_actions import MainActions
@@ -78,15 +78,15 @@ class MainWindow(QMainWindow):
         self,
         settings: AppSettings,
         runner: TaskRunner | None = None,
-        engine: Engine | None = None,
+        bridge: CodecBridge | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
         self.runner = runner if runner is not None else TaskRunner(self)
-        self.engine = engine if engine is not None else Engine()
+        self.bridge = bridge if bridge is not None else CodecBridge()
         self.queue_model = QueueModel(self)
-        self.queue = CompressionQueue(self.queue_model, self.runner, self.engine, self)
+        self.queue = CompressionQueue(self.queue_model, self.runner, self.bridge, self)
         self.queue.ask_overwrite = self.ask_overwrite
         #: Asked when closing during a job; tests replace it. Returns True to cancel the jobs and close.
         self.confirm_close: Callable[[], bool] = self._ask_close
@@ -483,14 +483,14 @@ class MainWindow(QMainWindow):
         if item is None or item.kind is not ItemKind.AUDIO:
             return
         source, model_name = item.path, item.model_name
-        pool = self.engine.pool_if_loaded()
+        pool = self.bridge.pool_if_loaded()
         if pool is not None:
             self._open_compare(source, pool, model_name)
             return
         self.statusBar().showMessage("Loading the engine…", 4000)
-        engine = self.engine
+        bridge = self.bridge
         self.runner.run(
-            lambda progress, cancel: engine.pool(),
+            lambda progress, cancel: bridge.pool(),
             on_done=lambda pool_: self._open_compare(source, pool_, model_name),
             on_error=lambda exc: self.statusBar().showMessage(f"Compare failed: {exc}", 8000),
         )
@@ -516,7 +516,7 @@ class MainWindow(QMainWindow):
         from app.live.view import LiveWindow, live_spec, pool_loader  # noqa: PLC0415 - loads on first use
 
         spec = live_spec(self.strip.model_name())
-        window = LiveWindow(spec, self.runner, pool_loader(self.engine, spec.name), parent=self)
+        window = LiveWindow(spec, self.runner, pool_loader(self.bridge, spec.name), parent=self)
         window.setWindowFlag(Qt.WindowType.Window, True)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         window.destroyed.connect(lambda *_: setattr(self, "live_window", None))

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.engine import Engine, MissingWeights, required_weights
+from app.codec_bridge import CodecBridge, MissingWeights, required_weights
 from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel, kind_for_path
 from app.settings import OverwritePolicy
 from app.tasks import TaskHandle, TaskRunner
@@ -100,12 +100,12 @@ class CompressionQueue(QObject):
     action_failed = Signal(int, object, str)  # item id, ItemAction, message
 
     def __init__(
-        self, model: QueueModel, runner: TaskRunner, engine: Engine, parent: QObject | None = None
+        self, model: QueueModel, runner: TaskRunner, bridge: CodecBridge, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self.model = model
         self.runner = runner
-        self.engine = engine
+        self.bridge = bridge
         self.output_dir: Path | None = None
         self.overwrite = OverwritePolicy.UNIQUE
         self.ask_overwrite: AskOverwrite = lambda path: OverwriteChoice.KEEP_BOTH
@@ -140,14 +140,14 @@ class CompressionQueue(QObject):
         """Probe several files in one worker task: a task per file would cost the UI thread more than
         the probing itself when thousands are dropped at once."""
         jobs = [(item.id, item.path) for item in items]
-        engine = self.engine
+        bridge = self.bridge
 
         def probe_all(progress: Callable[[int, int], None], cancel: Any) -> list[tuple[int, Any, Any]]:
             results: list[tuple[int, Any, Any]] = []
             for item_id, path in jobs:
                 cancel.raise_if_cancelled()
                 try:
-                    results.append((item_id, engine.probe(path), None))
+                    results.append((item_id, bridge.probe(path), None))
                 except Exception as exc:  # noqa: BLE001 - reported on the item's row
                     results.append((item_id, None, exc))
             return results
@@ -271,12 +271,12 @@ class CompressionQueue(QObject):
         if destination is None:
             return False
         dst, overwrite = destination
-        item_id, src, engine = item.id, item.path, self.engine
+        item_id, src, bridge = item.id, item.path, self.bridge
         settings = CompressSettings(item.model_name, item.bandwidth, item.use_lm and spec.has_lm)
 
         def job(progress: Callable[[int, int], None], cancel: Any) -> Any:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            return engine.compress(
+            return bridge.compress(
                 src,
                 dst,
                 model_name=settings.model_name,
@@ -447,10 +447,10 @@ class CompressionQueue(QObject):
         item = self.model.item(item_id)
         if item is None or item.ecdc_path is None:
             return None
-        src, engine = item.ecdc_path, self.engine
+        src, bridge = item.ecdc_path, self.bridge
 
         def job(progress: Callable[[int, int], None], cancel: Any) -> Path:
-            engine.decompress(src, dst, subtype=subtype, overwrite=True, progress=progress, cancel=cancel)
+            bridge.decompress(src, dst, subtype=subtype, overwrite=True, progress=progress, cancel=cancel)
             return dst
 
         return self._action(
@@ -462,12 +462,12 @@ class CompressionQueue(QObject):
         item = self.model.item(item_id)
         if item is None or item.ecdc_path is None:
             return None
-        src, engine = item.ecdc_path, self.engine
+        src, bridge = item.ecdc_path, self.bridge
         return self._action(
             item_id,
             ItemAction.DECODE,
             "Decoding",
-            lambda progress, cancel: engine.decode(src, progress=progress, cancel=cancel),
+            lambda progress, cancel: bridge.decode(src, progress=progress, cancel=cancel),
         )
 
     def save_ecdc_as(self, item_id: int, dst: Path) -> TaskHandle | None:

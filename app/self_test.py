@@ -2,8 +2,9 @@
 
 It runs the app's real code paths in a throw-away folder: a random-weights 24 kHz model is installed into a
 temporary models folder (``ECDC_STUDIO_MODELS``) the way `codec.weights` finds installed weights, a test
-signal is compressed and decompressed through `app.engine.Engine` (the GUI's door into `codec.jobs` and
-its `ModelPool`), the decoded file is checked, and the main window is opened and closed offscreen.
+signal is compressed and decompressed through `app.codec_bridge.CodecBridge` (the GUI's door into
+`codec.jobs` and its `ModelPool`), the decoded file is checked, and the main window is opened and closed
+offscreen.
 
 One line is printed per step; the result is 0 only when every step passed, else 1 and the failing step is
 named. Nothing outside the temporary folder is touched (settings go to an INI file inside it).
@@ -43,7 +44,7 @@ class _State:
     """What the steps hand on to each other."""
 
     work: Path
-    engine: Any = None
+    bridge: Any = None
     source: Path | None = None
     ecdc: Path | None = None
     decoded: Path | None = None
@@ -173,13 +174,13 @@ def _step_signal(state: _State) -> str:
 
 
 def _step_compress(state: _State) -> str:
-    from app.engine import Engine  # noqa: PLC0415
+    from app.codec_bridge import CodecBridge  # noqa: PLC0415
     from codec.jobs import ECDC_MAGIC, probe  # noqa: PLC0415
 
     assert state.source is not None
-    state.engine = Engine(device="cpu")
+    state.bridge = CodecBridge(device="cpu")
     state.ecdc = state.work / "signal.ecdc"
-    result = state.engine.compress(
+    result = state.bridge.compress(
         state.source, state.ecdc, model_name=MODEL_NAME, bandwidth=BANDWIDTH, use_lm=False, overwrite=False
     )
     if state.ecdc.read_bytes()[: len(ECDC_MAGIC)] != ECDC_MAGIC:
@@ -197,9 +198,9 @@ def _step_compress(state: _State) -> str:
 def _step_decompress(state: _State) -> str:
     import soundfile  # noqa: PLC0415
 
-    assert state.engine is not None and state.ecdc is not None
+    assert state.bridge is not None and state.ecdc is not None
     state.decoded = state.work / "decoded.wav"
-    state.engine.decompress(state.ecdc, state.decoded)
+    state.bridge.decompress(state.ecdc, state.decoded)
     audio, rate = soundfile.read(state.decoded, dtype="float32")
     return check_decoded(audio, rate, int(round(SAMPLE_RATE * SECONDS)), SAMPLE_RATE)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -39,6 +39,9 @@ from app.live.meters import LevelMeter
 from app.tasks import TaskRunner
 from codec.fileio import unique_path
 from codec.specs import ModelSpec, format_bandwidth
+
+if TYPE_CHECKING:
+    from app.codec_bridge import CodecBridge
 
 #: Output cushions offered (seconds): more survives a busier machine, at that much more latency.
 BUFFERS_S = (0.02, 0.04, 0.08, 0.16)
@@ -396,14 +399,14 @@ class LiveWindow(QWidget):
         super().closeEvent(event)
 
 
-def pool_loader(engine: Any, model_name: str) -> ModelLoader:
+def pool_loader(bridge: CodecBridge, model_name: str) -> ModelLoader:
     """A `load_model` for the app: the shared model pool, with the installed-weights check first."""
 
     def load() -> Any:
-        from app.engine import check_weights  # noqa: PLC0415
+        from app.codec_bridge import check_weights  # noqa: PLC0415
 
         check_weights([model_name])
-        return engine.pool().model(model_name)
+        return bridge.pool().model(model_name)
 
     return load
 

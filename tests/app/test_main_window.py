@@ -270,5 +270,5 @@ def test_compare_opens_the_compare_window_with_the_shared_runner_and_pool(
     qtbot.waitUntil(lambda: bool(opened), timeout=60_000)
     source, runner, pool, model_name, parent = opened[0]
     assert (source, runner, model_name, parent) == (src, window.runner, "encodec_24khz", window)
-    assert isinstance(pool, ModelPool) and pool is window.engine.pool_if_loaded()
+    assert isinstance(pool, ModelPool) and pool is window.bridge.pool_if_loaded()
     assert window.compare_windows and window.compare_windows[0].isVisible()

@@ -1,6 +1,6 @@
-"""CompressionQueue orchestration, driven synchronously with a stand-in engine that writes small files.
+"""CompressionQueue orchestration, driven synchronously with a stand-in codec bridge that writes small files.
 
-The real engine is exercised end to end in test_main_window.py; here the engine is replaced so each rule
+The real bridge is exercised end to end in test_main_window.py; here the bridge is replaced so each rule
 (errors do not stop the queue, overwrite policies, pausing for weights, cancelling) is checked quickly.
 """
 
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.engine import MissingWeights
+from app.codec_bridge import MissingWeights
 from app.queue_controller import CompressionQueue, CompressSettings, ItemAction, OverwriteChoice
 from app.queue_model import ItemKind, ItemState, QueueModel
 from app.settings import OverwritePolicy
@@ -23,7 +23,7 @@ from codec.fileio import OutputExistsError, atomic_write
 SETTINGS = CompressSettings("encodec_24khz", 6.0, False)
 
 
-class StandInEngine:
+class StandInBridge:
     """Probes by file size, 'compresses' by writing the input's first bytes through `atomic_write`."""
 
     def __init__(self) -> None:
@@ -66,13 +66,13 @@ class StandInEngine:
 
 
 @pytest.fixture
-def engine() -> StandInEngine:
-    return StandInEngine()
+def bridge() -> StandInBridge:
+    return StandInBridge()
 
 
 @pytest.fixture
-def queue(qtbot, engine) -> CompressionQueue:
-    return CompressionQueue(QueueModel(), TaskRunner(synchronous=True), engine)
+def queue(qtbot, bridge) -> CompressionQueue:
+    return CompressionQueue(QueueModel(), TaskRunner(synchronous=True), bridge)
 
 
 def files(tmp_path: Path, *names: str) -> list[Path]:
@@ -121,7 +121,7 @@ def test_adding_the_same_file_twice_keeps_one_row(queue, tmp_path):
     ],
 )
 def test_overwrite_policy(
-    queue, engine, tmp_path, policy, choice, expected_state, expected_output, overwrite
+    queue, bridge, tmp_path, policy, choice, expected_state, expected_output, overwrite
 ):
     (a,) = files(tmp_path, "a.wav")
     existing = tmp_path / "a.ecdc"
@@ -135,13 +135,13 @@ def test_overwrite_policy(
     assert item.state is expected_state
     assert asked == ([existing] if policy is OverwritePolicy.ASK else [])
     if expected_output is None:
-        assert engine.calls == []
+        assert bridge.calls == []
         assert existing.read_bytes() == b"old"
         if policy is OverwritePolicy.NEVER:
             assert "already exists" in item.message
     else:
-        assert engine.calls[0]["dst"] == tmp_path / expected_output
-        assert engine.calls[0]["overwrite"] is overwrite
+        assert bridge.calls[0]["dst"] == tmp_path / expected_output
+        assert bridge.calls[0]["overwrite"] is overwrite
         assert item.output_path == tmp_path / expected_output
         assert (tmp_path / expected_output).read_bytes().startswith(b"ECDC")
 
@@ -169,24 +169,24 @@ def test_settings_apply_only_to_items_not_started(queue, tmp_path):
     assert second.use_lm is False  # the 32 kHz model has no LM
 
 
-def test_missing_weights_pause_the_queue_until_resumed(qtbot, queue, engine, tmp_path):
+def test_missing_weights_pause_the_queue_until_resumed(qtbot, queue, bridge, tmp_path):
     a, b = files(tmp_path, "a.wav", "b.wav")
-    engine.missing.add("encodec_24khz")
+    bridge.missing.add("encodec_24khz")
     queue.add_files([a, b], SETTINGS)
     with qtbot.waitSignal(queue.weights_missing, timeout=1000) as blocker:
         queue.start()
     assert blocker.args[0] == "encodec_24khz"
     assert queue.paused
     assert states(queue) == [ItemState.QUEUED, ItemState.QUEUED]
-    assert len(engine.calls) == 1  # the second item waits instead of failing the same way
-    engine.missing.clear()
+    assert len(bridge.calls) == 1  # the second item waits instead of failing the same way
+    bridge.missing.clear()
     queue.resume()
     assert states(queue) == [ItemState.DONE, ItemState.DONE]
 
 
-def test_declining_missing_weights_fails_only_the_items_that_need_them(queue, engine, tmp_path):
+def test_declining_missing_weights_fails_only_the_items_that_need_them(queue, bridge, tmp_path):
     a, b = files(tmp_path, "a.wav", "b.wav")
-    engine.missing.add("encodec_48khz")
+    bridge.missing.add("encodec_48khz")
     queue.add_files([a], CompressSettings("encodec_48khz", 6.0, False))
     queue.add_files([b], SETTINGS)
     queue.start()
@@ -196,7 +196,7 @@ def test_declining_missing_weights_fails_only_the_items_that_need_them(queue, en
     assert queue.model.items()[0].message == "The encodec_48khz weights are not installed."
 
 
-def test_failed_compression_can_be_retried_but_unreadable_files_cannot(queue, engine, tmp_path):
+def test_failed_compression_can_be_retried_but_unreadable_files_cannot(queue, bridge, tmp_path):
     broken, bad = files(tmp_path, "broken.wav", "notaudio.wav")
     queue.add_files([broken, bad], SETTINGS)
     queue.start()
@@ -204,12 +204,12 @@ def test_failed_compression_can_be_retried_but_unreadable_files_cannot(queue, en
     assert queue.compressible_ids() == [queue.model.items()[0].id]
 
 
-def test_cancel_running_and_queued_items_leaves_no_output(qtbot, engine, tmp_path):
-    queue = CompressionQueue(QueueModel(), TaskRunner(), engine)
+def test_cancel_running_and_queued_items_leaves_no_output(qtbot, bridge, tmp_path):
+    queue = CompressionQueue(QueueModel(), TaskRunner(), bridge)
     a, b = files(tmp_path, "a.wav", "b.wav")
     queue.add_files([a, b], SETTINGS)
     qtbot.waitUntil(lambda: states(queue) == [ItemState.READY] * 2, timeout=5000)
-    engine.block = True
+    bridge.block = True
     queue.start()
     qtbot.waitUntil(lambda: states(queue)[0] is ItemState.RUNNING, timeout=5000)
     with qtbot.waitSignal(queue.queue_finished, timeout=5000):
@@ -222,7 +222,7 @@ def test_cancel_running_and_queued_items_leaves_no_output(qtbot, engine, tmp_pat
 def test_ecdc_items_are_not_compressed(queue, tmp_path):
     ecdc = tmp_path / "x.ecdc"
     ecdc.write_bytes(b"ECDC")
-    queue.engine.probe = lambda path: SimpleNamespace(
+    queue.bridge.probe = lambda path: SimpleNamespace(
         kind="ecdc",
         duration_s=3.0,
         sample_rate=24_000,
@@ -271,7 +271,7 @@ def test_ecdc_items_say_how_they_are_lm_coded(queue, tmp_path, lm_format, text, 
     header = SimpleNamespace(
         model="encodec_24khz", bandwidth=3.0, use_lm=True, duration_s=3.0, lm_format=lm_format
     )
-    queue.engine.probe = lambda path: SimpleNamespace(
+    queue.bridge.probe = lambda path: SimpleNamespace(
         kind="ecdc", duration_s=3.0, sample_rate=24_000, channels=1, size_bytes=4, header=header
     )
     queue.add_files([ecdc], SETTINGS)

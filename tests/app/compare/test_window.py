@@ -24,11 +24,11 @@ SECONDS = 0.6
 
 @pytest.fixture(scope="module", autouse=True)
 def torch_threads_like_the_app():
-    """The app runs models on every core but one (`app.engine.worker_torch_threads`); so do these tests,
+    """The app runs models on every core but one (`app.codec_bridge.worker_torch_threads`); so do these tests,
     which also keeps them fast on a busy two-core machine."""
     import torch
 
-    from app.engine import worker_torch_threads
+    from app.codec_bridge import worker_torch_threads
 
     previous = torch.get_num_threads()
     torch.set_num_threads(worker_torch_threads())

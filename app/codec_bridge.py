@@ -1,7 +1,8 @@
-"""The app's one door into the engine: a `ModelPool` created on first use and thin wrappers of `codec.jobs`.
+"""The app's one door into the engine, `codec`: a `ModelPool` created on first use and thin wrappers of
+`codec.jobs`.
 
 Everything here that touches models imports torch (through `codec.jobs`) on first call, so call it from a
-`TaskRunner` worker, never from the UI thread. `Engine.pool_if_loaded()` is the UI-thread-safe way to
+`TaskRunner` worker, never from the UI thread. `CodecBridge.pool_if_loaded()` is the UI-thread-safe way to
 peek at the pool.
 """
 
@@ -123,7 +124,7 @@ def worker_torch_threads(cpu_count: int | None = None) -> int:
     return max(1, cpus - 1)
 
 
-class Engine:
+class CodecBridge:
     """Owns the `ModelPool` shared by the queue, the players and the compare window."""
 
     def __init__(self, device: str = "cpu") -> None:

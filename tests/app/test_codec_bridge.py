@@ -1,4 +1,4 @@
-"""`Engine`: the app's wrappers of `codec.jobs` check what they can before loading or looking for weights."""
+"""`CodecBridge`: the app's wrappers of `codec.jobs` check what they can before loading or looking for weights."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.engine import Engine, MissingWeights
+from app.codec_bridge import CodecBridge, MissingWeights
 from codec.errors import AudioFormatError
 
 
@@ -15,9 +15,9 @@ def test_compressing_a_file_that_is_not_audio_fails_on_the_file_not_the_weights(
     # or the queue would pause and ask to download weights for a file it cannot compress anyway.
     garbage = tmp_path / "garbage.wav"
     garbage.write_bytes(b"this is not a wav file" * 100)
-    engine = Engine()
+    bridge = CodecBridge()
     with pytest.raises(AudioFormatError, match="garbage.wav"):
-        engine.compress(
+        bridge.compress(
             garbage,
             tmp_path / "out.ecdc",
             model_name="encodec_24khz",
@@ -25,11 +25,11 @@ def test_compressing_a_file_that_is_not_audio_fails_on_the_file_not_the_weights(
             use_lm=False,
             overwrite=False,
         )
-    assert engine.pool_if_loaded() is None  # nothing was loaded
+    assert bridge.pool_if_loaded() is None  # nothing was loaded
     good = tmp_path / "good.wav"
     sf.write(good, np.zeros(2400, dtype=np.float32), 24_000)
     with pytest.raises(MissingWeights):
-        engine.compress(
+        bridge.compress(
             good,
             tmp_path / "out.ecdc",
             model_name="encodec_24khz",
