@@ -48,7 +48,7 @@ def test_crossfade_is_short(mixer):
         PlaybackMixer(versions(), SR, crossfade_s=0.02)
 
 
-def test_idle_engine_outputs_silence(mixer):
+def test_idle_mixer_outputs_silence(mixer):
     assert np.all(render(mixer, 64) == 0)
     assert mixer.idle and mixer.position == 0
 
