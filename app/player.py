@@ -26,11 +26,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from time import monotonic
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.audio_devices import AudioDevice, list_devices, load_sounddevice, restart_portaudio
 
 #: Crossfade applied on every switch, seek, loop wrap, start and pause.
 CROSSFADE_S = 0.005
@@ -40,32 +41,6 @@ MAX_CROSSFADE_S = 0.010
 MAX_VOICES = 4
 
 log = logging.getLogger(__name__)
-
-
-# sounddevice has no public call that re-reads the device list: PortAudio fixes it at Pa_Initialize.
-# Its maintainer's advice is to restart PortAudio through these two private functions
-# (spatialaudio/python-sounddevice#125, #47; PortAudio's hot-plug work is PortAudio/portaudio#11).
-# tests/app/test_player.py fails if a sounddevice release renames them.
-PORTAUDIO_RESTART = ("_terminate", "_initialize")
-
-
-def restart_portaudio(sd: ModuleType) -> bool:
-    """Restart PortAudio so that devices plugged in (or servers started) since it loaded are listed;
-    closes every open stream. False when `sd` lacks the private functions (a fake, or a renamed API)."""
-    terminate, initialize = (getattr(sd, name, None) for name in PORTAUDIO_RESTART)
-    if terminate is None or initialize is None:
-        log.warning(
-            "sounddevice %s cannot restart PortAudio; the device list stays as it was",
-            getattr(sd, "__version__", "?"),
-        )
-        return False
-    try:
-        terminate()
-        initialize()
-    except Exception as exc:  # noqa: BLE001 - PortAudio errors: keep the devices it still lists
-        log.warning("restarting PortAudio failed: %s", exc)
-        return False
-    return True
 
 
 @dataclass
@@ -313,52 +288,10 @@ class PlaybackMixer:
 # -- the audio backend -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OutputDevice:
-    index: int
-    name: str
-    hostapi: str
-    default: bool
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.hostapi})" + (" - default" if self.default else "")
-
-
-def load_sounddevice() -> tuple[ModuleType | None, str]:
-    """The sounddevice module, or None and why it cannot be used (no PortAudio, package missing)."""
-    try:
-        import sounddevice  # noqa: PLC0415 - optional: the app runs without audio output
-    except OSError as exc:
-        return None, f"Playback unavailable: the PortAudio library could not be loaded ({exc})."
-    except ImportError:
-        return None, "Playback unavailable: the sounddevice package is not installed."
-    return sounddevice, ""
-
-
-def list_output_devices(sd: Any) -> tuple[list[OutputDevice], str]:
-    """Devices that can play, or an empty list and why not."""
-    try:
-        devices = sd.query_devices()
-        hostapis = sd.query_hostapis()
-        default_out = (
-            sd.default.device[1] if isinstance(sd.default.device, (tuple, list)) else sd.default.device
-        )
-    except Exception as exc:  # noqa: BLE001 - PortAudio reports any failure; all mean "no output"
-        return [], f"Playback unavailable: audio devices could not be listed ({exc})."
-    outputs = [
-        OutputDevice(
-            index=int(d["index"]) if "index" in d else i,
-            name=str(d["name"]),
-            hostapi=str(hostapis[d["hostapi"]]["name"]) if d.get("hostapi") is not None else "",
-            default=(i == default_out),
-        )
-        for i, d in enumerate(devices)
-        if d.get("max_output_channels", 0) > 0
-    ]
-    if not outputs:
-        return [], "Playback unavailable: no audio output device was found."
-    return outputs, ""
+def list_output_devices(sd: Any) -> tuple[list[AudioDevice], str]:
+    """Devices that can play, or an empty list and why not (as the reason playback is unavailable)."""
+    devices, reason = list_devices(sd, "output")
+    return devices, reason and f"Playback unavailable: {reason[0].lower()}{reason[1:]}"
 
 
 class Player(QObject):
@@ -399,7 +332,7 @@ class Player(QObject):
         else:
             reason = ""
         self._sd = backend
-        self._devices: list[OutputDevice] = []
+        self._devices: list[AudioDevice] = []
         self._reason = reason
         if self._sd is not None:
             self._devices, self._reason = list_output_devices(self._sd)
@@ -418,14 +351,14 @@ class Player(QObject):
         return self._reason
 
     @property
-    def devices(self) -> list[OutputDevice]:
+    def devices(self) -> list[AudioDevice]:
         return list(self._devices)
 
     @property
     def device(self) -> int | str | None:
         return self._device
 
-    def refresh_devices(self) -> list[OutputDevice]:
+    def refresh_devices(self) -> list[AudioDevice]:
         """Re-scan devices (PortAudio only sees devices present when it started, so restart it)."""
         if self._sd is None:
             return []

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
-from app.player import OutputDevice
+from app.audio_devices import AudioDevice
 
 
 def format_time(seconds: float) -> str:
@@ -78,7 +78,7 @@ class CompareTransport(QWidget):
         self.loop_button.setChecked(checked)
         self.loop_button.blockSignals(False)
 
-    def set_devices(self, devices: Sequence[OutputDevice], current: int | str | None) -> None:
+    def set_devices(self, devices: Sequence[AudioDevice], current: int | str | None) -> None:
         self.device_combo.clear()
         self.device_combo.addItem("System default", None)
         for device in devices:

@@ -33,8 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.audio_devices import AudioDevice, list_devices
 from app.bandwidth_slider import BandwidthSlider
-from app.live.devices import Device, list_devices, load_backend, rescan
+from app.live.devices import load_backend, rescan
 from app.live.meters import LevelMeter
 from app.tasks import TaskRunner
 from codec.fileio import unique_path
@@ -180,19 +181,19 @@ class LiveWindow(QWidget):
     # -- devices ------------------------------------------------------------------------------------
 
     @property
-    def input_devices(self) -> list[Device]:
+    def input_devices(self) -> list[AudioDevice]:
         return list(self._inputs)
 
     @property
-    def output_devices(self) -> list[Device]:
+    def output_devices(self) -> list[AudioDevice]:
         return list(self._outputs)
 
     def refresh_devices(self) -> None:
         """Re-scan devices (not while running: a rescan closes every open stream)."""
         if self.running:
             return
-        self._inputs: list[Device] = []
-        self._outputs: list[Device] = []
+        self._inputs: list[AudioDevice] = []
+        self._outputs: list[AudioDevice] = []
         reason = self._backend_reason
         if self._sd is not None:
             rescan(self._sd)

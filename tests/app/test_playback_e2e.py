@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.player import PlaybackMixer, Player, load_sounddevice
+from app.audio_devices import load_sounddevice
+from app.player import PlaybackMixer, Player
 from tests.helpers.pulse import PulseServer, PulseUnavailable, forget_devices, wait_for
 
 pytestmark = pytest.mark.audio_server

@@ -11,15 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from app.player import (
-    MAX_CROSSFADE_S,
-    PORTAUDIO_RESTART,
-    PlaybackMixer,
-    Player,
-    list_output_devices,
-    load_sounddevice,
-    restart_portaudio,
-)
+from app.audio_devices import PORTAUDIO_RESTART, load_sounddevice, restart_portaudio
+from app.player import MAX_CROSSFADE_S, PlaybackMixer, Player, list_output_devices
 
 SR = 8000
 LENGTH = 8000

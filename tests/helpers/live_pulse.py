@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from app.live.devices import list_devices
+from app.audio_devices import list_devices
 from app.live.pipeline import LiveConfig, LivePipeline, LiveStats
 from tests.helpers.pulse import PulseServer, forget_devices, wait_for
 

@@ -137,6 +137,6 @@ class PulseServer:
 
 def forget_devices(sd: object) -> None:
     """Make PortAudio forget a stopped server's devices (later tests must not see them)."""
-    from app.player import restart_portaudio  # the one place that knows sounddevice's private names
+    from app.audio_devices import restart_portaudio  # the one place that knows sounddevice's private names
 
     restart_portaudio(sd)  # type: ignore[arg-type]
