@@ -46,15 +46,11 @@ class DropArea(QFrame):
         layout.addStretch(1)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
+        if accept_path_drag(event):
             self.setStyleSheet(_HOVER_STYLE)
-        else:
-            event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
+        accept_path_drag(event)
 
     def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802
         self.setStyleSheet(_IDLE_STYLE)
@@ -62,9 +58,25 @@ class DropArea(QFrame):
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         self.setStyleSheet(_IDLE_STYLE)
-        paths: list[Path] = local_paths(event.mimeData())
-        if not paths:
-            event.ignore()
-            return
+        paths = take_dropped_paths(event)
+        if paths:
+            self.paths_dropped.emit(paths)
+
+
+def accept_path_drag(event: QDragEnterEvent | QDragMoveEvent) -> bool:
+    """Accept a drag that carries local files or folders (True); ignore any other."""
+    if local_paths(event.mimeData()):
         event.acceptProposedAction()
-        self.paths_dropped.emit(paths)
+        return True
+    event.ignore()
+    return False
+
+
+def take_dropped_paths(event: QDropEvent) -> list[Path]:
+    """The local files and folders of a drop, which is accepted; [] (and the drop ignored) if it has none."""
+    paths: list[Path] = local_paths(event.mimeData())
+    if paths:
+        event.acceptProposedAction()
+    else:
+        event.ignore()
+    return paths

@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.codec_bridge import CodecBridge, import_torch_quietly
-from app.drop_area import DropArea
+from app.drop_area import DropArea, accept_path_drag, take_dropped_paths
 from app.estimates import estimate_text, settings_targets, summary_text
-from app.file_collect import Collected, collect, local_paths
+from app.file_collect import Collected, collect
 from app.main_actions import MainActions
 from app.models_dialog import ModelsDialog
 from app.queue_controller import (
@@ -257,22 +257,15 @@ class MainWindow(QMainWindow):
             self.add_paths([folder])
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_path_drag(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
+        accept_path_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        paths = local_paths(event.mimeData())
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.add_paths(paths)
+        paths = take_dropped_paths(event)
+        if paths:
+            self.add_paths(paths)
 
     # --- selection and settings ---------------------------------------------------------------------------
     def selected_items(self) -> list[QueueItem]:

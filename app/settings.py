@@ -57,6 +57,13 @@ class AppSettings:
     def sync(self) -> None:
         self._s.sync()
 
+    def _path(self, key: str) -> Path | None:
+        value = self._s.value(key, "")
+        return Path(str(value)) if value else None
+
+    def _set_path(self, key: str, path: Path | None) -> None:
+        self._s.setValue(key, "" if path is None else str(path))  # "" reads back as None
+
     @property
     def model(self) -> str:
         name = str(self._s.value("compress/model", "")) or default_model()
@@ -89,12 +96,11 @@ class AppSettings:
     @property
     def output_dir(self) -> Path | None:
         """None means next to each input."""
-        value = self._s.value("output/folder", "")
-        return Path(str(value)) if value else None
+        return self._path("output/folder")
 
     @output_dir.setter
     def output_dir(self, path: Path | None) -> None:
-        self._s.setValue("output/folder", "" if path is None else str(path))
+        self._set_path("output/folder", path)
 
     @property
     def overwrite(self) -> OverwritePolicy:
@@ -110,21 +116,19 @@ class AppSettings:
     @property
     def models_dir(self) -> Path | None:
         """The models folder chosen in the Models window; None: the engine's default."""
-        value = self._s.value("models/folder", "")
-        return Path(str(value)) if value else None
+        return self._path("models/folder")
 
     @models_dir.setter
     def models_dir(self, path: Path | None) -> None:
-        self._s.setValue("models/folder", "" if path is None else str(path))
+        self._set_path("models/folder", path)
 
     @property
     def last_open_dir(self) -> Path | None:
-        value = self._s.value("ui/last_open_dir", "")
-        return Path(str(value)) if value else None
+        return self._path("ui/last_open_dir")
 
     @last_open_dir.setter
     def last_open_dir(self, path: Path) -> None:
-        self._s.setValue("ui/last_open_dir", str(path))
+        self._set_path("ui/last_open_dir", path)
 
     @property
     def geometry(self) -> QByteArray | None:
