@@ -111,9 +111,8 @@ class WeightsDialog(QDialog):
         )
 
     def _download_progress(self, done: int, total: int) -> None:
+        self._show_progress(done, total)
         if total > 0:
-            self.progress_bar.setRange(0, 1000)
-            self.progress_bar.setValue(int(1000 * done / total))
             self.status_label.setText(f"Downloading… {format_bytes(done)} of {format_bytes(total)}")
         else:
             self.status_label.setText(f"Downloading… {format_bytes(done)}")
@@ -132,13 +131,14 @@ class WeightsDialog(QDialog):
         self.progress_bar.setRange(0, 0)
         self._handle = self.runner.run(
             lambda progress, cancel: import_weights(path, progress=progress, cancel=cancel),
-            on_progress=self._import_progress,
+            on_progress=self._show_progress,
             on_done=self._imported,
             on_error=self._failed,
             lane="io",
         )
 
-    def _import_progress(self, done: int, total: int) -> None:
+    def _show_progress(self, done: int, total: int) -> None:
+        """The bar's fraction done; it stays busy (indeterminate) while the total is unknown."""
         if total > 0:
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(int(1000 * done / total))
