@@ -4,6 +4,7 @@ not), listing the devices that can record or play, and restarting PortAudio to s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
@@ -59,6 +60,16 @@ def load_sounddevice() -> tuple[ModuleType | None, str]:
     except ImportError:
         return None, "Playback unavailable: the sounddevice package is not installed."
     return sounddevice, ""
+
+
+def given_or_loaded(
+    backend: Any, load: Callable[[], tuple[ModuleType | None, str]] = load_sounddevice
+) -> tuple[Any, str]:
+    """The backend a caller passed in (tests pass fakes) with no reason, else what `load()` finds and why
+    it found nothing."""
+    if backend is not None:
+        return backend, ""
+    return load()
 
 
 def list_devices(sd: Any, kind: Literal["input", "output"]) -> tuple[list[AudioDevice], str]:

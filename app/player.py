@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.audio_devices import AudioDevice, list_devices, load_sounddevice, restart_portaudio
+from app.audio_devices import AudioDevice, given_or_loaded, list_devices, load_sounddevice, restart_portaudio
 
 #: Crossfade applied on every switch, seek, loop wrap, start and pause.
 CROSSFADE_S = 0.005
@@ -327,13 +327,8 @@ class Player(QObject):
         self._device: int | str | None = None
         self._last_position = -1
         self._was_playing = False
-        if backend is None:
-            backend, reason = load_sounddevice()
-        else:
-            reason = ""
-        self._sd = backend
+        self._sd, self._reason = given_or_loaded(backend, load_sounddevice)
         self._devices: list[AudioDevice] = []
-        self._reason = reason
         if self._sd is not None:
             self._devices, self._reason = list_output_devices(self._sd)
         self._timer = QTimer(self)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.audio_devices import AudioDevice, list_devices
+from app.audio_devices import AudioDevice, given_or_loaded, list_devices
 from app.bandwidth_slider import BandwidthSlider
 from app.live.devices import load_backend, rescan
 from app.live.meters import LevelMeter
@@ -74,12 +74,7 @@ class LiveWindow(QWidget):
         self.spec = spec
         self.runner = runner
         self._load_model = load_model
-        if backend is None:
-            backend, reason = load_backend()
-        else:
-            reason = ""
-        self._sd = backend
-        self._backend_reason = reason
+        self._sd, self._backend_reason = given_or_loaded(backend, load_backend)
         self.pipeline: Any = None  # app.live.pipeline.LivePipeline, once the model is loaded
         self._busy = False
         self.result: Any = None
