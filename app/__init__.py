@@ -9,7 +9,9 @@ Core objects (no widgets):
 - `app.queue_controller.CompressionQueue`: what runs when; outcomes go to the model and to signals.
 - `app.settings.AppSettings`: what persists between runs (QSettings).
 
-Widgets, one per file: `main_window`, `drop_area`, `queue_table`, `settings_strip`, `bandwidth_slider`,
-`weights_dialog`, `models_dialog` (and the listening tools: `player`, and the `compare` and `live` packages).
+Widgets, one per file: `main_window` (its actions and menus in `main_actions`), `drop_area`, `queue_table`,
+`settings_strip`, `bandwidth_slider`, `weights_dialog`, `models_dialog` (and the listening tools: `player`,
+with `audio_devices`, and the `compare` and `live` packages). `estimates` holds the numbers and the lines
+built from them, without widgets.
 Entry point: `app.main:main` (`encodec-studio [FILES...]`).
 """
