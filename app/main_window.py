@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -55,6 +55,9 @@ from app.weights_dialog import WeightsDialog, WeightsPrompts
 from codec.progress import CancelToken
 from codec.specs import MODELS
 
+if TYPE_CHECKING:
+    from app.player import Player
+
 log = logging.getLogger(__name__)
 
 APP_TITLE = "ECDC Studio"
@@ -95,7 +98,7 @@ class MainWindow(QMainWindow):
         self.compare_windows: list[QWidget] = []
         self.live_window: QWidget | None = None
         self.context_menu: QMenu | None = None
-        self.player: Any = None  # app.player.Player, created on first playback
+        self.player: Player | None = None  # created on first playback (numpy and sounddevice load then)
         self._playing_item: int | None = None
         self._shown = False
 

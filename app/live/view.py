@@ -43,6 +43,7 @@ from codec.specs import ModelSpec, format_bandwidth
 
 if TYPE_CHECKING:
     from app.codec_bridge import CodecBridge
+    from app.live.pipeline import LivePipeline
 
 #: Output cushions offered (seconds): more survives a busier machine, at that much more latency.
 BUFFERS_S = (0.02, 0.04, 0.08, 0.16)
@@ -75,7 +76,7 @@ class LiveWindow(QWidget):
         self.runner = runner
         self._load_model = load_model
         self._sd, self._backend_reason = given_or_loaded(backend, load_backend)
-        self.pipeline: Any = None  # app.live.pipeline.LivePipeline, once the model is loaded
+        self.pipeline: LivePipeline | None = None  # once the model is loaded
         self._busy = False
         self.result: Any = None
         self._build(record_folder or Path.home())
