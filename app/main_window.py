@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from app.drop_area import DropArea
 from app.engine import Engine, import_torch_quietly
-from app.estimates import bitrate_kbps, format_bytes, format_duration, format_kbps, format_ratio
+from app.estimates import bitrate_kbps, format_kbps, format_ratio
 from app.file_collect import Collected, collect, local_paths
 from app.models_dialog import ModelsDialog
 from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice, output_path_for
@@ -51,6 +51,7 @@ from app.tasks import TaskRunner
 from app.weights_dialog import WeightsDialog
 from codec.progress import CancelToken
 from codec.specs import MODELS
+from codec.units import format_bytes, format_duration
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from app.estimates import (
-    estimate_ecdc_bytes,
-    format_bytes,
-    format_duration,
-    format_ratio,
-)
+from app.estimates import estimate_ecdc_bytes, format_ratio
 from codec.specs import MODELS, format_bandwidth
+from codec.units import format_bytes, format_duration
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3"})
 ECDC_EXTENSION = ".ecdc"

@@ -26,6 +26,7 @@ from typing import Any, NoReturn, TextIO
 from codec.errors import CodecError, WeightsError
 from codec.fileio import OutputExistsError, PathError, check_input, check_output, same_path
 from codec.specs import MODELS, format_bandwidth, get_spec
+from codec.units import format_bytes, format_duration
 
 PROG = "ecdc"
 SUFFIX = ".ecdc"
@@ -224,22 +225,6 @@ def get_command_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------------- output
 
 
-def _size(n: float) -> str:
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, sec = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{sec:05.2f}" if hours else f"{minutes}:{sec:05.2f}"
-
-
 class ProgressBar:
     """A one-line bar on a terminal's stderr; `ProgressCallback`-compatible."""
 
@@ -405,7 +390,7 @@ def _run_job(
 
 def _summary(job: Job, result: Any) -> str:
     what = f"{job.src.name} -> {job.dst.name}"
-    sizes = f"{_size(result.input_bytes)} -> {_size(result.output_bytes)}"
+    sizes = f"{format_bytes(result.input_bytes)} -> {format_bytes(result.output_bytes)}"
     rate = f"{format_bandwidth(result.bandwidth)} kbps nominal, {result.bitrate_kbps:.2f} kbps actual"
     return f"{what}: {sizes} ({result.ratio:.1f}:1, {rate}) in {result.seconds_taken:.1f} s"
 
@@ -478,7 +463,7 @@ def run_codec(args: argparse.Namespace, stderr: TextIO) -> int:
                 "the output ends before it" if start >= result.duration_s else "it is silent in the output"
             )
             stderr.write(
-                f"{PROG}: warning: {job.src.name}: audio from {_duration(start)} to {_duration(stop)} "
+                f"{PROG}: warning: {job.src.name}: audio from {format_duration(start, 2)} to {format_duration(stop, 2)} "
                 f"was damaged and could not be decoded; {where}.\n"
             )
         if tty:
@@ -538,15 +523,15 @@ def _print_info(record: dict[str, Any], out: TextIO) -> None:
         rows.append(("format", record["format"]))
     channels = "mono" if record["channels"] == 1 else f"{record['channels']} channels"
     rows += [
-        ("duration", f"{_duration(record['duration_s'])} ({record['samples']} samples)"),
+        ("duration", f"{format_duration(record['duration_s'], 2)} ({record['samples']} samples)"),
         ("audio", f"{record['sample_rate']} Hz, {channels}"),
     ]
-    size = _size(record["size_bytes"])
+    size = format_bytes(record["size_bytes"])
     if record["kind"] == "ecdc":
-        size += f" (header {record['header_bytes']} bytes)"
+        size += f" (header {format_bytes(record['header_bytes'])})"
         raw = record["samples"] * record["channels"] * 2
         if record["size_bytes"]:
-            size += f"; 16-bit PCM would be {_size(raw)}, {raw / record['size_bytes']:.1f}:1"
+            size += f"; 16-bit PCM would be {format_bytes(raw)}, {raw / record['size_bytes']:.1f}:1"
     rows += [("size", size), ("bitrate", f"{record['bitrate_kbps']:.2f} kbps")]
     width = max(len(key) for key, _ in rows)
     for key, value in rows:

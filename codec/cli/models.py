@@ -16,6 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from codec.errors import CodecError
+from codec.units import format_bytes
 
 PROG = "ecdc"
 
@@ -79,12 +80,12 @@ def _list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     stdout.write(f"{'NAME':<{width}}  {'STATUS':<9}  {'SIZE':>9}  {'CHECK':<{check_width}}  DESCRIPTION\n")
     for status, check in zip(statuses, checks):
         if status.installed:
-            state, size = "installed", format_size(status.size_on_disk)
+            state, size = "installed", format_bytes(status.size_on_disk)
         elif status.partial_bytes:
-            state, size = "partial", format_size(status.partial_bytes)
+            state, size = "partial", format_bytes(status.partial_bytes)
         else:
             state = "-"
-            size = "~" + format_size(status.approx_size) if status.approx_size else "?"
+            size = "~" + format_bytes(status.approx_size) if status.approx_size else "?"
         stdout.write(
             f"{status.name:<{width}}  {state:<9}  {size:>9}  {check:<{check_width}}  {status.description}\n"
         )
@@ -182,9 +183,9 @@ class ProgressLine:
             return
         self._shown = key
         if total:
-            text = f"{self.label}: {format_size(done)} of {format_size(total)} ({key[0]}%)"
+            text = f"{self.label}: {format_bytes(done)} of {format_bytes(total)} ({key[0]}%)"
         else:
-            text = f"{self.label}: {format_size(done)}"
+            text = f"{self.label}: {format_bytes(done)}"
         self.stream.write(f"\r{text:<60}")
         self.stream.flush()
         self._drawn = True
@@ -195,11 +196,3 @@ class ProgressLine:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
-
-
-def format_size(count: float) -> str:
-    for unit in ("bytes", "kB", "MB"):
-        if count < 1000:
-            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"

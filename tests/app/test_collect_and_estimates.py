@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.estimates import (
-    bitrate_kbps,
-    estimate_ecdc_bytes,
-    format_bytes,
-    format_duration,
-    format_ratio,
-    frames_for_duration,
-)
+from app.estimates import bitrate_kbps, estimate_ecdc_bytes, format_ratio, frames_for_duration
 from app.file_collect import collect, local_paths, mime_for_paths
 from codec.specs import MODELS
+from codec.units import format_bytes, format_duration
 
 
 def test_folders_are_searched_recursively_for_audio_and_ecdc(tmp_path):
@@ -87,9 +81,9 @@ def test_human_numbers():
         "—",
         "0 B",
         "999 B",
-        "1.0 KB",
-        "12.3 KB",
-        "1000 KB",
+        "1.0 kB",  # SI, as everywhere (codec.units); was "KB" here and "kB" in the ladder and CLI
+        "12.3 kB",
+        "1.0 MB",  # rounded as printed; was "1000 KB"
         "123 MB",
         "5000 GB",
     ]
