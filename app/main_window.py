@@ -42,13 +42,14 @@ from app.engine import Engine, import_torch_quietly
 from app.estimates import bitrate_kbps, format_kbps, format_ratio
 from app.file_collect import Collected, collect, local_paths
 from app.models_dialog import ModelsDialog
-from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice, output_path_for
+from app.queue_controller import CompressionQueue, CompressSettings, OverwriteChoice
 from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel, path_key
 from app.queue_table import QueueTable
 from app.settings import AppSettings
 from app.settings_strip import LM_HINT, SettingsStrip
 from app.tasks import TaskRunner
 from app.weights_dialog import WeightsDialog
+from codec.filetypes import open_dialog_filter, output_path_for
 from codec.progress import CancelToken
 from codec.specs import MODELS
 from codec.units import format_bytes, format_duration
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "ECDC Studio"
 STARTUP_MARKER_ENV = "ECDC_STUDIO_STARTUP_MARKER"
-OPEN_FILTER = "Audio and ECDC files (*.wav *.flac *.ogg *.mp3 *.ecdc);;All files (*)"
+OPEN_FILTER = open_dialog_filter()
 COMPARE_MODULE = "app.compare.window"
 PLAYER_MODULE = "app.player"
 LIVE_MODULE = "app.live.view"

@@ -18,11 +18,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from app.estimates import estimate_ecdc_bytes, format_ratio
+from codec.filetypes import file_kind
 from codec.specs import MODELS, format_bandwidth
 from codec.units import format_bytes, format_duration
-
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3"})
-ECDC_EXTENSION = ".ecdc"
 
 
 class ItemKind(enum.Enum):
@@ -406,10 +404,6 @@ def path_key(path: Path) -> str:
 
 
 def kind_for_path(path: Path) -> ItemKind | None:
-    """AUDIO or ECDC by extension; None for anything else."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ECDC_EXTENSION:
-        return ItemKind.ECDC
-    if suffix in AUDIO_EXTENSIONS:
-        return ItemKind.AUDIO
-    return None
+    """AUDIO or ECDC by extension (`codec.filetypes`: what `codec` reads); None for anything else."""
+    kind = file_kind(path)
+    return None if kind is None else ItemKind(kind)

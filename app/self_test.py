@@ -174,7 +174,8 @@ def _step_signal(state: _State) -> str:
 
 def _step_compress(state: _State) -> str:
     from app.engine import Engine  # noqa: PLC0415
-    from codec.jobs import ECDC_MAGIC, probe  # noqa: PLC0415
+    from codec.filetypes import ECDC_MAGIC  # noqa: PLC0415
+    from codec.jobs import probe  # noqa: PLC0415
 
     assert state.source is not None
     state.engine = Engine(device="cpu")

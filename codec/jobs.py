@@ -25,6 +25,7 @@ import numpy as np
 from codec.audio import check_audio_output, info_audio, iter_audio_blocks, write_audio_stream
 from codec.errors import CodecError
 from codec.fileio import StrPath, atomic_write, check_input, check_output
+from codec.filetypes import ECDC_MAGIC, is_ecdc  # noqa: F401 - both were defined here; still importable
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 from codec.specs import get_spec
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from codec.models.encodec import EncodecModel, EncodedAudio
     from codec.models.lm import LanguageModel
 
-ECDC_MAGIC = b"ECDC"
 # New LM-coded files are portable (decode the same on every machine); "reference" writes what Meta's
 # `encodec` 0.1.1 reads. See `codec.ecdc.container.LM_FORMATS`.
 DEFAULT_LM_FORMAT = "portable"
@@ -487,23 +487,14 @@ def roundtrip_file(
     )
 
 
-def is_ecdc(path: StrPath) -> bool:
-    """True when the file starts with the `.ecdc` magic bytes (whatever its extension)."""
-    try:
-        with open(path, "rb") as fo:
-            return fo.read(len(ECDC_MAGIC)) == ECDC_MAGIC
-    except OSError:
-        return False
-
-
 def probe(path: StrPath) -> MediaInfo:
     """Describe an audio or `.ecdc` file from its header; raises a `CodecError` for anything else.
 
-    A file is taken as `.ecdc` when it starts with the ECDC magic or is named `*.ecdc`.
+    A file is taken as `.ecdc` when it starts with the ECDC magic or is named `*.ecdc` (`filetypes.is_ecdc`).
     """
     p = check_input(path)
     size = _file_size(p)
-    if is_ecdc(p) or p.suffix.lower() == ".ecdc":
+    if is_ecdc(p):
         header = _read_header(p)
         spec = header.spec
         return MediaInfo(

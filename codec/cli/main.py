@@ -25,12 +25,13 @@ from typing import Any, NoReturn, TextIO
 
 from codec.errors import CodecError, WeightsError
 from codec.fileio import OutputExistsError, PathError, check_input, check_output, same_path
+from codec.filetypes import AUDIO_OUTPUT_FORMATS, ECDC_SUFFIX, is_ecdc, output_path_for
 from codec.specs import MODELS, format_bandwidth, get_spec
 from codec.units import format_bytes, format_duration
 
 PROG = "ecdc"
-SUFFIX = ".ecdc"
-AUDIO_OUTPUTS = (".wav", ".flac")
+SUFFIX = ECDC_SUFFIX
+AUDIO_OUTPUTS = tuple(AUDIO_OUTPUT_FORMATS)
 BITS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 MODEL_CHOICES = ("24khz", "48khz", "32khz", "small")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -284,10 +285,8 @@ def _plan(args: argparse.Namespace) -> list[Job]:
     for src in inputs:
         check_input(src)
     jobs = []
-    from codec.jobs import is_ecdc  # noqa: PLC0415
-
     for src in inputs:
-        decompress = src.suffix.lower() == SUFFIX or is_ecdc(src)
+        decompress = is_ecdc(src)
         if output is not None:
             suffix = output.suffix.lower()
             if decompress and suffix not in AUDIO_OUTPUTS:
@@ -297,11 +296,10 @@ def _plan(args: argparse.Namespace) -> list[Job]:
             kind = "decompress" if decompress else ("compress" if suffix == SUFFIX else "roundtrip")
             jobs.append(Job(kind, src, output))
             continue
-        where = folder if folder is not None else src.parent
         if decompress:
-            jobs.append(Job("decompress", src, where / f"{src.stem}{args.decompress_suffix}.wav"))
+            jobs.append(Job("decompress", src, output_path_for(src, folder, ".wav", args.decompress_suffix)))
         else:
-            jobs.append(Job("compress", src, where / f"{src.stem}{SUFFIX}"))
+            jobs.append(Job("compress", src, output_path_for(src, folder, SUFFIX)))
     return jobs
 
 

@@ -42,6 +42,20 @@ def test_folders_are_searched_recursively_for_audio_and_ecdc(tmp_path):
     assert found.ignored == [readme]
 
 
+def test_the_app_accepts_every_type_codec_reads(tmp_path):
+    # One list (codec.filetypes): the queue, folder scanning and the open dialog used to know 4 of the 11.
+    from app.main_window import OPEN_FILTER
+    from app.queue_model import ItemKind, kind_for_path
+    from codec.filetypes import AUDIO_SUFFIXES, open_dialog_filter
+
+    for suffix in ("b.opus", "c.AIFF", "d.w64", "e.caf", "f.oga", "g.au", "h.aif"):
+        (tmp_path / suffix).write_bytes(b"")
+    found = collect([tmp_path])
+    assert [p.name for p in found.files] == ["b.opus", "c.AIFF", "d.w64", "e.caf", "f.oga", "g.au", "h.aif"]
+    assert all(kind_for_path(tmp_path / f"x{suffix}") is ItemKind.AUDIO for suffix in AUDIO_SUFFIXES)
+    assert OPEN_FILTER == open_dialog_filter() and "*.w64" in OPEN_FILTER
+
+
 def test_drag_mime_data_round_trips_local_paths(tmp_path):
     paths = [tmp_path / "a.wav", tmp_path / "folder"]
     assert local_paths(mime_for_paths(paths)) == paths
