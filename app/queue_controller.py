@@ -16,14 +16,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.engine import Engine, MissingWeights, required_weights
+from app.engine import Engine
 from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel, kind_for_path
 from app.settings import OverwritePolicy
 from app.tasks import TaskHandle, TaskRunner
-from codec.errors import Cancelled, CodecError
+from codec.errors import Cancelled, CodecError, WeightsMissing
 from codec.fileio import atomic_copy
 from codec.filetypes import output_path_for
 from codec.specs import MODELS
+from codec.weights.registry import required_weights
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +325,7 @@ class CompressionQueue(QObject):
         if isinstance(exc, Cancelled):
             self.model.update(item_id, state=ItemState.CANCELLED, progress=0.0, message="", output_path=None)
             self.item_cancelled.emit(item_id)
-        elif isinstance(exc, MissingWeights) and item is not None:
+        elif isinstance(exc, WeightsMissing) and item is not None:
             # Pause with the item back in the queue; the window asks to download or import the weights.
             self.model.update(item_id, state=ItemState.QUEUED, progress=0.0, output_path=None)
             self._paused = True
@@ -488,7 +489,7 @@ class CompressionQueue(QObject):
             message = "Cancelled." if isinstance(exc, Cancelled) else error_message(exc)
             self.model.update(item_id, activity=None, progress=0.0)
             self.action_failed.emit(item_id, name, message)
-            if isinstance(exc, MissingWeights):
+            if isinstance(exc, WeightsMissing):
                 self.weights_missing.emit(exc.name, message)
 
         handle = self.runner.run(

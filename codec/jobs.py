@@ -13,19 +13,19 @@ files before any model exists.
 from __future__ import annotations
 
 import io
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import numpy as np
 
 from codec.audio import check_audio_output, info_audio, iter_audio_blocks, write_audio_stream
-from codec.errors import CodecError
+from codec.errors import UnsupportedOptionError
 from codec.fileio import StrPath, atomic_write, check_input, check_output
 from codec.filetypes import ECDC_MAGIC, is_ecdc  # noqa: F401 - both were defined here; still importable
+from codec.model_pool import ModelPool
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 from codec.specs import get_spec
 
@@ -42,10 +42,6 @@ DEFAULT_LM_FORMAT = "portable"
 # Audio is read and encoded this many seconds at a time: small enough for flat memory, big enough to stay
 # efficient (the 48 kHz model re-blocks into its own 1 s segments anyway).
 ENCODE_BLOCK_SECONDS = 4
-
-
-class UnsupportedOptionError(CodecError, ValueError):
-    """A job option the chosen model cannot honour (e.g. LM coding with a model that has no LM)."""
 
 
 @dataclass(frozen=True)
@@ -96,85 +92,6 @@ class MediaInfo:
     @property
     def bitrate_kbps(self) -> float:
         return 8 * self.size_bytes / self.duration_s / 1000 if self.duration_s else 0.0
-
-
-class ModelPool:
-    """Loads each EnCodec model and language model once and shares it; safe to use from any thread.
-
-    `weights` / `lm_weights` map model names (full or short: "24khz") to local checkpoint files or HF
-    folders, used as given; other models load through `codec.weights` (download cache). Language models
-    run on `lm_device`, CPU by default: an LM-coded file decodes only where the LM computes bit-identical
-    probabilities, and the one-frame-at-a-time LM gains nothing from a GPU.
-    """
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        weights: dict[str, Path] | None = None,
-        lm_weights: dict[str, Path] | None = None,
-        lm_device: str = "cpu",
-    ) -> None:
-        self.device = device
-        self.lm_device = lm_device
-        self.weights = {get_spec(k).name: Path(v) for k, v in (weights or {}).items()}
-        self.lm_weights = {get_spec(k).name: Path(v) for k, v in (lm_weights or {}).items()}
-        self._lock = threading.Lock()
-        self._loading: dict[tuple[str, str], threading.Lock] = {}
-        self._loaded: dict[tuple[str, str], Any] = {}
-
-    def _get(self, kind: str, name: str, load: Callable[[str], Any]) -> Any:
-        key = (kind, get_spec(name).name)
-        with self._lock:
-            if key in self._loaded:
-                return self._loaded[key]
-            key_lock = self._loading.setdefault(key, threading.Lock())
-        with key_lock:  # one loader per model; other models load in parallel
-            with self._lock:
-                if key in self._loaded:
-                    return self._loaded[key]
-            value = load(key[1])
-            with self._lock:
-                self._loaded[key] = value
-            return value
-
-    def model(
-        self, name: str, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
-    ) -> EncodecModel:
-        """The EnCodec model `name`, loaded (and downloaded if needed) on first use."""
-        from codec.api import load_model  # noqa: PLC0415
-
-        def load(full: str) -> Any:
-            return load_model(
-                full, weights=self.weights.get(full), device=self.device, progress=progress, cancel=cancel
-            )
-
-        return self._get("model", name, load)
-
-    def lm(
-        self, name: str, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
-    ) -> LanguageModel:
-        """The entropy-coding language model of model `name`, loaded (and downloaded) on first use."""
-        from codec.api import load_lm  # noqa: PLC0415
-
-        spec = get_spec(name)
-        if not spec.has_lm:
-            raise UnsupportedOptionError(f"{spec.name} has no language model for entropy coding.")
-
-        def load(full: str) -> Any:
-            weights = self.lm_weights.get(full)
-            return load_lm(full, weights, self.lm_device, progress=progress, cancel=cancel)
-
-        return self._get("lm", name, load)
-
-    def loaded(self) -> list[str]:
-        """Names of what is in memory, e.g. ["model:encodec_24khz", "lm:encodec_24khz"]."""
-        with self._lock:
-            return [f"{kind}:{name}" for kind, name in self._loaded]
-
-    def clear(self) -> None:
-        """Forget every loaded model (frees memory once no job holds one)."""
-        with self._lock:
-            self._loaded.clear()
 
 
 class _Phases:
@@ -304,13 +221,31 @@ def _read_header(src: Path) -> EcdcHeader:
         return read_header(fo)
 
 
+def _read_ecdc_file(src: Path, header: EcdcHeader | None) -> tuple[EcdcHeader, bytes]:
+    """`src`'s header and all its bytes, from one open: the header is parsed once per job (and not at all
+    when the caller already has it), before the rest is read."""
+    from codec.ecdc import read_header  # noqa: PLC0415
+
+    check_input(src)
+    with open(src, "rb") as fo:
+        if header is None:
+            header = read_header(fo)
+        fo.seek(0)
+        return header, fo.read()
+
+
 def _read_codes(
-    source: BinaryIO, pool: ModelPool, phases: _Phases, cancel: CancelToken | None, read: str = "read"
+    source: BinaryIO | bytes,
+    pool: ModelPool,
+    phases: _Phases,
+    cancel: CancelToken | None,
+    read: str = "read",
+    header: EcdcHeader | None = None,
 ) -> EncodedAudio:
-    """Read `.ecdc` codes (with LM decoding if it was LM-coded)."""
+    """Read `.ecdc` codes (with LM decoding if it was LM-coded); `header`: `source`'s, when already parsed."""
     from codec.ecdc import read_ecdc  # noqa: PLC0415
 
-    return read_ecdc(source, lm_loader=pool.lm, progress=phases(read), cancel=cancel)
+    return read_ecdc(source, lm_loader=pool.lm, progress=phases(read), cancel=cancel, header=header)
 
 
 def _decoded_blocks(
@@ -344,10 +279,10 @@ def _lost_seconds(encoded: EncodedAudio) -> tuple[tuple[float, float], ...]:
 
 
 def _decode(
-    source: BinaryIO, pool: ModelPool, phases: _Phases, cancel: CancelToken | None, read: str = "read"
+    source: bytes, header: EcdcHeader, pool: ModelPool, phases: _Phases, cancel: CancelToken | None
 ) -> tuple[np.ndarray, int, EncodedAudio]:
-    """Read `.ecdc` and decode it to float32 `[C, T]` in memory (for playback and comparison)."""
-    encoded = _read_codes(source, pool, phases, cancel, read)
+    """Decode `.ecdc` bytes to float32 `[C, T]` in memory (for playback and comparison)."""
+    encoded = _read_codes(source, pool, phases, cancel, header=header)
     model = pool.model(encoded.model, cancel=cancel)
     audio = model.decode(encoded, progress=phases("decode"), cancel=cancel)
     samples = audio.detach().cpu().numpy().astype(np.float32)
@@ -368,14 +303,15 @@ def decode_file(
     pool: ModelPool,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    header: EcdcHeader | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Decode a `.ecdc` file in memory: float32 `[channels, frames]` at the model's rate, and the rate."""
+    """Decode a `.ecdc` file in memory: float32 `[channels, frames]` at the model's rate, and the rate.
+    `header`: the file's, if the caller has read it already (it is then not parsed again)."""
     src = Path(src_ecdc)
-    header = _read_header(src)
+    header, data = _read_ecdc_file(src, header)
     phases = _decode_phases(progress, cancel, header.use_lm)
     pool.model(header.model, progress=phases("load"), cancel=cancel)
-    with open(src, "rb") as fo:
-        audio, rate, _ = _decode(fo, pool, phases, cancel)
+    audio, rate, _ = _decode(data, header, pool, phases, cancel)
     phases.finish()
     return audio, rate
 
@@ -390,16 +326,17 @@ def decompress_file(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    header: EcdcHeader | None = None,
 ) -> JobResult:
-    """Decode a `.ecdc` file to .wav or .flac (`subtype` "PCM_16", "PCM_24" or "FLOAT")."""
+    """Decode a `.ecdc` file to .wav or .flac (`subtype` "PCM_16", "PCM_24" or "FLOAT"). `header`: the
+    file's, if the caller has read it already (it is then not parsed again)."""
     started = time.perf_counter()
     src, dst = Path(src_ecdc), Path(dst_audio)
-    header = _read_header(src)
+    header, data = _read_ecdc_file(src, header)
     check_audio_output(dst, subtype, overwrite=overwrite, inputs=[src])
     phases = _decode_phases(progress, cancel, header.use_lm)
     pool.model(header.model, progress=phases("load"), cancel=cancel)
-    with open(src, "rb") as fo:
-        encoded = _read_codes(fo, pool, phases, cancel)
+    encoded = _read_codes(data, pool, phases, cancel, header=header)
     rate = get_spec(encoded.model).sample_rate
     clipped = write_audio_stream(
         dst,

@@ -73,7 +73,7 @@ def main() -> None:
         runner = TaskRunner()
         from codec.jobs import ModelPool
 
-        window = CompareWindow(source, runner, ModelPool(), MODEL)
+        window = CompareWindow(source, runner, ModelPool(allow_download=True), MODEL)
         window.resize(1280, 900)
         window.show()
 

@@ -26,7 +26,7 @@ def load_model() -> object:
     from codec.jobs import ModelPool
 
     try:
-        return ModelPool().model("encodec_24khz")
+        return ModelPool(allow_download=True).model("encodec_24khz")
     except CodecError:
         from codec.models.encodec import EncodecModel
 

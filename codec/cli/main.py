@@ -339,7 +339,7 @@ def _bandwidth_choice(args: argparse.Namespace, model: str) -> float:
 
 def _pool(args: argparse.Namespace) -> Any:
     from codec.device import resolve_device  # noqa: PLC0415
-    from codec.jobs import ModelPool  # noqa: PLC0415
+    from codec.model_pool import ModelPool  # noqa: PLC0415
 
     resolve_device(args.device)  # an unavailable device fails before any loading
     for path in (args.weights, args.lm_weights):
@@ -351,11 +351,18 @@ def _pool(args: argparse.Namespace) -> Any:
     lm_weights = (
         {name: args.lm_weights for name in MODELS if MODELS[name].has_lm} if args.lm_weights else None
     )
-    return ModelPool(device=args.device, weights=weights, lm_weights=lm_weights)
+    # Like Meta's `encodec`, the command downloads missing weights (with a bar on a terminal).
+    return ModelPool(device=args.device, weights=weights, lm_weights=lm_weights, allow_download=True)
 
 
 def _run_job(
-    job: Job, args: argparse.Namespace, pool: Any, model: str, bandwidth: float, progress: Any
+    job: Job,
+    args: argparse.Namespace,
+    pool: Any,
+    model: str,
+    bandwidth: float,
+    progress: Any,
+    header: Any = None,
 ) -> Any:
     from codec import jobs  # noqa: PLC0415
 
@@ -372,7 +379,9 @@ def _run_job(
             **common,
         )
     if job.kind == "decompress":
-        return jobs.decompress_file(job.src, job.dst, subtype=subtype, rescale=args.rescale, **common)
+        return jobs.decompress_file(
+            job.src, job.dst, subtype=subtype, rescale=args.rescale, header=header, **common
+        )
     return jobs.roundtrip_file(
         job.src,
         job.dst,
@@ -393,20 +402,20 @@ def _summary(job: Job, result: Any) -> str:
     return f"{what}: {sizes} ({result.ratio:.1f}:1, {rate}) in {result.seconds_taken:.1f} s"
 
 
-def _preload(job: Job, args: argparse.Namespace, pool: Any, model: str, stderr: TextIO) -> None:
+def _preload(job: Job, args: argparse.Namespace, pool: Any, model: str, stderr: TextIO) -> Any:
     """Load (downloading if needed) what `job` needs, with its own bar: a download can take minutes.
-    The input is checked first, so a file that is not audio says so rather than failing a download."""
+    The input is checked first, so a file that is not audio says so rather than failing a download.
+    Returns the header of a `.ecdc` input (the job reuses it), else None."""
     use_lm = args.lm
+    header = None
     if job.kind != "decompress":
         from codec.audio import info_audio  # noqa: PLC0415
 
         info_audio(job.src)
     else:
-        from codec.jobs import probe  # noqa: PLC0415
+        from codec.ecdc import read_header  # noqa: PLC0415
 
-        header = probe(job.src).header
-        if header is None:
-            return  # not an .ecdc file: the job itself reports it
+        header = read_header(job.src)  # not an .ecdc file: one clear EcdcFormatError
         model, use_lm = header.model, header.use_lm
     bar = ProgressBar(f"loading {model}", stderr) if stderr.isatty() else None
     try:
@@ -416,6 +425,7 @@ def _preload(job: Job, args: argparse.Namespace, pool: Any, model: str, stderr: 
     finally:
         if bar is not None:
             bar.close()
+    return header
 
 
 def run_codec(args: argparse.Namespace, stderr: TextIO) -> int:
@@ -437,9 +447,9 @@ def run_codec(args: argparse.Namespace, stderr: TextIO) -> int:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                _preload(job, args, pool, model, stderr)
+                header = _preload(job, args, pool, model, stderr)
                 bar = ProgressBar(job.src.name, stderr) if tty else None
-                result = _run_job(job, args, pool, model, bandwidth, bar)
+                result = _run_job(job, args, pool, model, bandwidth, bar, header)
         except CodecError as exc:
             if isinstance(exc, WeightsError):
                 raise  # every other job would fail the same way

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.engine import Engine, MissingWeights
-from codec.errors import AudioFormatError
+from app.engine import Engine
+from codec.errors import AudioFormatError, WeightsMissing
 
 
 def test_compressing_a_file_that_is_not_audio_fails_on_the_file_not_the_weights(models_dir, tmp_path):
@@ -28,7 +28,7 @@ def test_compressing_a_file_that_is_not_audio_fails_on_the_file_not_the_weights(
     assert engine.pool_if_loaded() is None  # nothing was loaded
     good = tmp_path / "good.wav"
     sf.write(good, np.zeros(2400, dtype=np.float32), 24_000)
-    with pytest.raises(MissingWeights):
+    with pytest.raises(WeightsMissing):
         engine.compress(
             good,
             tmp_path / "out.ecdc",
@@ -38,3 +38,15 @@ def test_compressing_a_file_that_is_not_audio_fails_on_the_file_not_the_weights(
             overwrite=False,
         )
     assert not (tmp_path / "out.ecdc").exists()
+
+
+def test_the_live_view_and_the_queue_share_the_pools_no_download_rule(models_dir, monkeypatch):
+    import codec.weights.manager
+    from app.live.view import pool_loader
+
+    monkeypatch.setattr(codec.weights.manager, "_download", lambda *a, **k: pytest.fail("downloaded unasked"))
+    engine = Engine()
+    with pytest.raises(WeightsMissing) as missing:
+        pool_loader(engine, "encodec_24khz")()
+    assert missing.value.name == "encodec_24khz"
+    assert engine.pool().allow_download is False
