@@ -117,6 +117,44 @@ class _Phases:
         report(self._progress, 1000, 1000)
 
 
+def _job_result(
+    kind: Literal["compress", "decompress", "roundtrip"],
+    src: Path,
+    dst: Path,
+    started: float,
+    encoded: EncodedAudio,
+    use_lm: bool,
+    lm_format: str | None,
+    *,
+    clipped: bool = False,
+    ecdc_bytes: int = 0,
+) -> JobResult:
+    """What every job returns, built in one place. The `.ecdc` stream is `dst` when compressing, `src` when
+    decompressing and in memory (`ecdc_bytes`) for a round trip; the audio is the other file."""
+    input_bytes, output_bytes = _file_size(src), _file_size(dst)
+    if kind == "compress":
+        ecdc_bytes = output_bytes
+    elif kind == "decompress":
+        ecdc_bytes = input_bytes
+    audio_bytes = output_bytes if kind == "decompress" else input_bytes
+    return JobResult(
+        src=src,
+        dst=dst,
+        input_bytes=input_bytes,
+        output_bytes=output_bytes,
+        duration_s=encoded.length / get_spec(encoded.model).sample_rate,
+        seconds_taken=time.perf_counter() - started,
+        ratio=audio_bytes / ecdc_bytes if ecdc_bytes else 0.0,
+        ecdc_bytes=ecdc_bytes,
+        model=encoded.model,
+        bandwidth=encoded.bandwidth,
+        use_lm=use_lm,
+        clipped=clipped,
+        lm_format=lm_format,
+        lost_s=_lost_seconds(encoded),
+    )
+
+
 def _file_size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -196,21 +234,7 @@ def compress_file(
         encoded = encode_audio_file(src, fo, model, bandwidth, lm, phases, cancel, lm_format)
         check_cancel(cancel)
     phases.finish()
-    input_bytes, output_bytes = _file_size(src), _file_size(dst)
-    return JobResult(
-        src=src,
-        dst=dst,
-        input_bytes=input_bytes,
-        output_bytes=output_bytes,
-        duration_s=encoded.length / model.spec.sample_rate,
-        seconds_taken=time.perf_counter() - started,
-        ratio=input_bytes / output_bytes if output_bytes else 0.0,
-        ecdc_bytes=output_bytes,
-        model=name,
-        bandwidth=bandwidth,
-        use_lm=use_lm,
-        lm_format=lm_format if use_lm else None,
-    )
+    return _job_result("compress", src, dst, started, encoded, use_lm, lm_format if use_lm else None)
 
 
 def _read_header(src: Path) -> EcdcHeader:
@@ -348,22 +372,8 @@ def decompress_file(
         inputs=[src],
     )
     phases.finish()
-    input_bytes, output_bytes = _file_size(src), _file_size(dst)
-    return JobResult(
-        src=src,
-        dst=dst,
-        input_bytes=input_bytes,
-        output_bytes=output_bytes,
-        duration_s=encoded.length / rate,
-        seconds_taken=time.perf_counter() - started,
-        ratio=output_bytes / input_bytes if input_bytes else 0.0,
-        ecdc_bytes=input_bytes,
-        model=encoded.model,
-        bandwidth=encoded.bandwidth,
-        use_lm=header.use_lm,
-        clipped=clipped,
-        lm_format=header.lm_format,
-        lost_s=_lost_seconds(encoded),
+    return _job_result(
+        "decompress", src, dst, started, encoded, header.use_lm, header.lm_format, clipped=clipped
     )
 
 
@@ -406,21 +416,9 @@ def roundtrip_file(
     blocks = _decoded_blocks(encoded, pool, phases, cancel)
     clipped = write_audio_stream(dst, blocks, rate, subtype, rescale, overwrite=overwrite, inputs=[src])
     phases.finish()
-    input_bytes, output_bytes = _file_size(src), _file_size(dst)
-    return JobResult(
-        src=src,
-        dst=dst,
-        input_bytes=input_bytes,
-        output_bytes=output_bytes,
-        duration_s=encoded.length / rate,
-        seconds_taken=time.perf_counter() - started,
-        ratio=input_bytes / ecdc_bytes if ecdc_bytes else 0.0,
-        ecdc_bytes=ecdc_bytes,
-        model=name,
-        bandwidth=bandwidth,
-        use_lm=use_lm,
-        clipped=clipped,
-        lm_format=lm_format if use_lm else None,
+    lm_used = lm_format if use_lm else None
+    return _job_result(
+        "roundtrip", src, dst, started, encoded, use_lm, lm_used, clipped=clipped, ecdc_bytes=ecdc_bytes
     )
 
 

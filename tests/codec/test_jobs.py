@@ -85,7 +85,6 @@ def test_the_cli_reads_a_header_once_per_file(pool, make_audio, tmp_path, monkey
     assert len(parses) == 1 and (tmp_path / "in_decompressed.wav").exists()
 
 
-
 def test_compress_then_decode_and_decompress(pool, make_audio, tmp_path, ecdc_module):
     src = make_audio("speech.wav", sample_rate=24_000, seconds=0.4)
     dst = tmp_path / "speech.ecdc"
@@ -384,3 +383,23 @@ def test_jobs_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert jobs.ECDC_MAGIC == b"ECDC"
+
+
+def test_every_job_reports_audio_bytes_per_ecdc_byte(pool, make_audio, tmp_path):
+    # One builder (jobs._job_result) for the three jobs' results.
+    src = make_audio("in.wav", sample_rate=24_000, seconds=0.3)
+    packed = compress_file(src, tmp_path / "in.ecdc", pool=pool, model_name="24khz", bandwidth=3.0)
+    unpacked = decompress_file(tmp_path / "in.ecdc", tmp_path / "out.wav", pool=pool)
+    heard = roundtrip_file(src, tmp_path / "heard.wav", pool=pool, model_name="24khz", bandwidth=3.0)
+    assert packed.ratio == pytest.approx(packed.input_bytes / packed.output_bytes)
+    assert unpacked.ratio == pytest.approx(unpacked.output_bytes / unpacked.input_bytes)
+    assert heard.ratio == pytest.approx(heard.input_bytes / heard.ecdc_bytes)
+    assert packed.ecdc_bytes == unpacked.ecdc_bytes == heard.ecdc_bytes
+    for result in (packed, unpacked, heard):
+        assert (result.model, result.bandwidth, result.use_lm, result.lm_format) == (
+            "encodec_24khz",
+            3.0,
+            False,
+            None,
+        )
+        assert result.duration_s == pytest.approx(0.3) and result.lost_s == ()
