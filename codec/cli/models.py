@@ -6,7 +6,7 @@
     ecdc models remove NAME...       delete installed weights (and any unfinished download)
     ecdc models path [NAME]          the models folder, or where NAME is installed
 
-`codec/cli/main.py` adds the parser with `add_models_parser` and calls `run_models`.
+`codec/cli/parser.py` adds the parser with `add_models_parser`; `codec/cli/main.py` calls `run_models`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from codec.cli.messages import PROG, one_line
 from codec.errors import CodecError
 from codec.units import format_bytes
-
-PROG = "ecdc"
 
 _EPILOG = """\
 names: encodec_24khz, encodec_48khz, encodec_32khz (also 24khz, 48khz, 32khz), encodec_24khz_hf,
@@ -66,7 +65,7 @@ def run_models(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.models_command](args, stdout, stderr)
     except CodecError as exc:
-        stderr.write(f"{PROG}: error: {' '.join(str(exc).split())}\n")
+        stderr.write(f"{PROG}: error: {one_line(str(exc))}\n")
         return 1
 
 
