@@ -25,6 +25,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from codec.units import format_bytes
+
 MODEL_NAME = "encodec_24khz"
 BUNDLED_MODEL = "ecdc_small_24khz"  # ships inside the package: checked as the frozen app sees it
 BANDWIDTH = 6.0
@@ -161,7 +163,7 @@ def _step_install_model(state: _State) -> str:
     found = find_installed(MODEL_NAME)
     if found != target:
         raise SelfTestError(f"codec.weights does not find the installed checkpoint (found {found})")
-    return f"random-weights {MODEL_NAME} installed as {target.name} ({target.stat().st_size / 1e6:.1f} MB)"
+    return f"random-weights {MODEL_NAME} installed as {target.name} ({format_bytes(target.stat().st_size)})"
 
 
 def _step_signal(state: _State) -> str:
