@@ -50,3 +50,18 @@ def test_the_live_view_and_the_queue_share_the_pools_no_download_rule(models_dir
         pool_loader(engine, "encodec_24khz")()
     assert missing.value.name == "encodec_24khz"
     assert engine.pool().allow_download is False
+
+
+def test_decompressing_from_the_queue_parses_the_header_once(install_random_model, tmp_path, monkeypatch):
+    from tests.codec.test_jobs import count_header_parses
+
+    install_random_model("encodec_24khz")
+    src = tmp_path / "in.wav"
+    sf.write(src, np.zeros(4800, dtype=np.float32), 24_000)
+    engine = Engine()
+    engine.compress(
+        src, tmp_path / "in.ecdc", model_name="encodec_24khz", bandwidth=6.0, use_lm=False, overwrite=False
+    )
+    parses = count_header_parses(monkeypatch)
+    engine.decompress(tmp_path / "in.ecdc", tmp_path / "out.wav")
+    assert len(parses) == 1  # was 3: the app's weights check probed it, then the job read it twice
