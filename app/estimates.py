@@ -1,4 +1,4 @@
-"""Bitrates, size estimates, bitrates and ratios as text for the settings strip and the queue table.
+"""Bitrates, size estimates, and bitrates and ratios as text, for the settings strip and the queue table.
 
 Sizes and durations as text come from `codec.units`.
 """
