@@ -1,7 +1,7 @@
 """Which files ECDC Studio reads and writes, and what outputs are called: the one list the CLI, the queue,
 the open dialog and folder scanning derive theirs from.
 
-No heavy imports (no numpy, soundfile or torch): the GUI sorts dropped files with it on the UI thread.
+Cheap to import (no torch, soundfile or Qt; 0.15 s): the GUI sorts dropped files with it on the UI thread.
 """
 
 from __future__ import annotations
