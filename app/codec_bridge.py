@@ -1,6 +1,9 @@
 """The app's one door into the engine, `codec`: a `ModelPool` created on first use and thin wrappers of
 `codec.jobs`.
 
+The pool never downloads: a job whose weights are not installed raises `codec.errors.WeightsMissing`
+(the queue pauses and the window asks), and so does the compare ladder or the Live view.
+
 Everything here that touches models imports torch (through `codec.jobs`) on first call, so call it from a
 `TaskRunner` worker, never from the UI thread. `CodecBridge.pool_if_loaded()` is the UI-thread-safe way to
 peek at the pool.
@@ -16,52 +19,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codec.errors import WeightsError
 from codec.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from codec.jobs import JobResult, MediaInfo, ModelPool
-
-
-class MissingWeights(WeightsError):
-    """Weights a job needs are not installed. `name` is the `codec.weights` registry entry to install."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.name = name
-
-
-def lm_weights_name(model_name: str) -> str | None:
-    """The registry entry of `model_name`'s entropy-coding language model, or None if it has none."""
-    from codec.weights import REGISTRY  # noqa: PLC0415
-
-    for entry in REGISTRY.values():
-        if entry.is_lm and entry.model == model_name:
-            return entry.name
-    return None
-
-
-def required_weights(model_name: str, use_lm: bool) -> list[str]:
-    """Registry names a job with this model (and LM coding) needs installed."""
-    names = [model_name]
-    lm = lm_weights_name(model_name) if use_lm else None
-    if lm is not None:
-        names.append(lm)
-    return names
-
-
-def check_weights(names: list[str], cancel: CancelToken | None = None) -> None:
-    """Raise `MissingWeights` for the first of `names` not installed (installed = in the models folder,
-    or adopted from the torch / Hugging Face caches). Never downloads: the app asks first."""
-    from codec.weights import ensure_weights  # noqa: PLC0415
-
-    for name in names:
-        try:
-            ensure_weights(name, cancel=cancel, allow_download=False)
-        except WeightsError as exc:
-            raise MissingWeights(name, str(exc)) from exc
+    from codec.jobs import JobResult, MediaInfo
+    from codec.model_pool import ModelPool
 
 
 _torch_import_lock = threading.Lock()
@@ -144,9 +108,10 @@ class CodecBridge:
                 import torch  # noqa: PLC0415 - deferred so the window shows before torch loads
 
                 torch.set_num_threads(worker_torch_threads())
-                from codec.jobs import ModelPool  # noqa: PLC0415
+                from codec.model_pool import ModelPool  # noqa: PLC0415
 
-                self._pool = ModelPool(device=self._device)
+                # Never downloads: a missing model raises WeightsMissing, and the app asks first.
+                self._pool = ModelPool(device=self._device, allow_download=False)
             return self._pool
 
     def pool_if_loaded(self) -> ModelPool | None:
@@ -172,8 +137,8 @@ class CodecBridge:
         from codec.audio import info_audio  # noqa: PLC0415
         from codec.jobs import compress_file  # noqa: PLC0415
 
-        info_audio(src)  # a file that is not audio fails its row, rather than pausing the queue for weights
-        check_weights(required_weights(model_name, use_lm), cancel)
+        # A file that is not audio fails its row before torch loads, rather than pausing the queue for weights.
+        info_audio(src)
         return compress_file(
             src,
             dst,
@@ -198,7 +163,6 @@ class CodecBridge:
     ) -> Any:
         from codec.jobs import decompress_file  # noqa: PLC0415
 
-        self._check_ecdc_weights(src, cancel)
         return decompress_file(
             src, dst, pool=self.pool(), subtype=subtype, overwrite=overwrite, progress=progress, cancel=cancel
         )
@@ -208,11 +172,4 @@ class CodecBridge:
     ) -> tuple[np.ndarray, int]:
         from codec.jobs import decode_file  # noqa: PLC0415
 
-        self._check_ecdc_weights(src, cancel)
         return decode_file(src, pool=self.pool(), progress=progress, cancel=cancel)
-
-    def _check_ecdc_weights(self, src: Path, cancel: CancelToken | None) -> None:
-        info = self.probe(src)
-        header = info.header
-        if header is not None:
-            check_weights(required_weights(header.model, bool(header.use_lm)), cancel)

@@ -1,5 +1,8 @@
-"""Bitrates, size estimates and human-readable numbers for the settings strip and the queue table, and the
-window's estimate and summary lines built from them (pure functions of the queue's items)."""
+"""Bitrates, size estimates, and bitrates and ratios as text, for the settings strip and the queue table, and
+the window's estimate and summary lines built from them (pure functions of the queue's items).
+
+Sizes and durations as text come from `codec.units`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from codec.specs import ModelSpec
+from codec.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from app.queue_model import QueueItem
@@ -108,30 +112,6 @@ def estimate_ecdc_bytes(spec: ModelSpec, bandwidth: float, duration_s: float, us
     if use_lm and spec.has_lm:
         payload *= 1 - LM_SAVING
     return int(HEADER_BYTES + math.ceil(payload))
-
-
-def format_bytes(n: int | None) -> str:
-    if n is None:
-        return "—"
-    value, unit = float(n), "B"
-    for unit in ("B", "KB", "MB", "GB"):  # noqa: B007 - the unit reached is the one we print
-        if value < 1000 or unit == "GB":
-            break
-        value /= 1000
-    if unit == "B":
-        return f"{n} B"
-    return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def format_kbps(kbps: float) -> str:

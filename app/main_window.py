@@ -39,19 +39,14 @@ from app.estimates import estimate_text, settings_targets, summary_text
 from app.file_collect import Collected, collect
 from app.main_actions import MainActions
 from app.models_dialog import ModelsDialog
-from app.queue_controller import (
-    CompressionQueue,
-    CompressSettings,
-    ItemAction,
-    OverwriteChoice,
-    output_path_for,
-)
+from app.queue_controller import CompressionQueue, CompressSettings, ItemAction, OverwriteChoice
 from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel, path_key
 from app.queue_table import QueueTable
 from app.settings import AppSettings
 from app.settings_strip import LM_HINT, SettingsStrip
 from app.tasks import TaskRunner
 from app.weights_dialog import WeightsDialog, WeightsPrompts
+from codec.filetypes import open_dialog_filter, output_path_for
 from codec.progress import CancelToken
 from codec.specs import MODELS
 
@@ -62,7 +57,7 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "ECDC Studio"
 STARTUP_MARKER_ENV = "ECDC_STUDIO_STARTUP_MARKER"
-OPEN_FILTER = "Audio and ECDC files (*.wav *.flac *.ogg *.mp3 *.ecdc);;All files (*)"
+OPEN_FILTER = open_dialog_filter()
 WARM_UP_DELAY_MS = 1500
 #: Up to this many files (no folders) are added on the spot; more are collected on a worker.
 ADD_AT_ONCE = 64

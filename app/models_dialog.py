@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.estimates import format_bytes
 from app.tasks import TaskRunner
 from app.weights_dialog import IMPORT_FILTER, WeightsDialog
 from codec.errors import CodecError
+from codec.units import format_bytes
 from codec.weights import ModelStatus, import_weights, list_models, models_dir, remove, set_models_dir
 
 COLUMNS = ("Name", "Description", "Status", "Size", "Location")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +16,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.codec_bridge import CodecBridge, MissingWeights, required_weights
+from app.codec_bridge import CodecBridge
 from app.queue_model import ItemKind, ItemState, QueueItem, QueueModel, kind_for_path
 from app.settings import OverwritePolicy
 from app.tasks import TaskHandle, TaskRunner
-from codec.errors import Cancelled, CodecError
+from codec.errors import Cancelled, CodecError, WeightsMissing
+from codec.fileio import atomic_copy
+from codec.filetypes import output_path_for
 from codec.specs import MODELS
+from codec.weights.registry import required_weights
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +65,6 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
     return f"{type(exc).__name__}: {exc}"
-
-
-def output_path_for(src: Path, output_dir: Path | None, suffix: str = ".ecdc") -> Path:
-    """Where the output of `src` goes: `output_dir` or next to the input, same stem, new suffix."""
-    folder = output_dir if output_dir is not None else src.parent
-    return folder / (src.stem + suffix)
-
-
-def copy_atomically(src: Path, dst: Path) -> Path:
-    """Copy `src` to `dst` through a temporary file in the target folder, so no partial `dst` is ever seen."""
-    if dst.exists() and os.path.samefile(src, dst):
-        return dst
-    from codec.fileio import atomic_write  # noqa: PLC0415 - no torch, but keep start-up lean
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as reader, atomic_write(dst, overwrite=True, inputs=[src]) as writer:
-        shutil.copyfileobj(reader, writer)  # a full disk names dst (OutputWriteError)
-    return dst
 
 
 class CompressionQueue(QObject):
@@ -352,7 +335,7 @@ class CompressionQueue(QObject):
         if isinstance(exc, Cancelled):
             self.model.update(item_id, state=ItemState.CANCELLED, progress=0.0, message="", output_path=None)
             self.item_cancelled.emit(item_id)
-        elif isinstance(exc, MissingWeights) and item is not None:
+        elif isinstance(exc, WeightsMissing) and item is not None:
             # Pause with the item back in the queue; the window asks to download or import the weights.
             self.model.update(item_id, state=ItemState.QUEUED, progress=0.0, output_path=None)
             self._paused = True
@@ -476,11 +459,16 @@ class CompressionQueue(QObject):
         if item is None or item.ecdc_path is None:
             return None
         src = item.ecdc_path
+
+        def save(progress: Any, cancel: Any) -> Path:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            return atomic_copy(src, dst, overwrite=True)
+
         return self._action(
             item_id,
             ItemAction.SAVE,
             "Saving",
-            lambda progress, cancel: copy_atomically(src, dst),
+            save,
             note=lambda path: f"Saved {Path(path).name}",
             lane="io",
         )
@@ -511,7 +499,7 @@ class CompressionQueue(QObject):
             message = "Cancelled." if isinstance(exc, Cancelled) else error_message(exc)
             self.model.update(item_id, activity=None, progress=0.0)
             self.action_failed.emit(item_id, action, message)
-            if isinstance(exc, MissingWeights):
+            if isinstance(exc, WeightsMissing):
                 self.weights_missing.emit(exc.name, message)
 
         handle = self.runner.run(

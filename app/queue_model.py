@@ -17,16 +17,10 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from app.estimates import (
-    estimate_ecdc_bytes,
-    format_bytes,
-    format_duration,
-    format_ratio,
-)
+from app.estimates import estimate_ecdc_bytes, format_ratio
+from codec.filetypes import file_kind
 from codec.specs import MODELS, format_bandwidth
-
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3"})
-ECDC_EXTENSION = ".ecdc"
+from codec.units import format_bytes, format_duration
 
 
 class ItemKind(enum.Enum):
@@ -410,10 +404,6 @@ def path_key(path: Path) -> str:
 
 
 def kind_for_path(path: Path) -> ItemKind | None:
-    """AUDIO or ECDC by extension; None for anything else."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ECDC_EXTENSION:
-        return ItemKind.ECDC
-    if suffix in AUDIO_EXTENSIONS:
-        return ItemKind.AUDIO
-    return None
+    """AUDIO or ECDC by extension (`codec.filetypes`: what `codec` reads); None for anything else."""
+    kind = file_kind(path)
+    return None if kind is None else ItemKind(kind)

@@ -26,6 +26,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from codec.units import format_bytes
+
 MODEL_NAME = "encodec_24khz"
 BUNDLED_MODEL = "ecdc_small_24khz"  # ships inside the package: checked as the frozen app sees it
 BANDWIDTH = 6.0
@@ -162,7 +164,7 @@ def _step_install_model(state: _State) -> str:
     found = find_installed(MODEL_NAME)
     if found != target:
         raise SelfTestError(f"codec.weights does not find the installed checkpoint (found {found})")
-    return f"random-weights {MODEL_NAME} installed as {target.name} ({target.stat().st_size / 1e6:.1f} MB)"
+    return f"random-weights {MODEL_NAME} installed as {target.name} ({format_bytes(target.stat().st_size)})"
 
 
 def _step_signal(state: _State) -> str:
@@ -175,7 +177,8 @@ def _step_signal(state: _State) -> str:
 
 def _step_compress(state: _State) -> str:
     from app.codec_bridge import CodecBridge  # noqa: PLC0415
-    from codec.jobs import ECDC_MAGIC, probe  # noqa: PLC0415
+    from codec.filetypes import ECDC_MAGIC  # noqa: PLC0415
+    from codec.jobs import probe  # noqa: PLC0415
 
     assert state.source is not None
     state.bridge = CodecBridge(device="cpu")

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.estimates import format_bytes
 from app.tasks import TaskHandle, TaskRunner
 from codec.errors import Cancelled, CodecError
+from codec.units import format_bytes
 from codec.weights import REGISTRY, ensure_weights, get_entry, import_weights
 
 IMPORT_FILTER = "Checkpoints (*.th *.safetensors config.json);;All files (*)"

@@ -18,6 +18,7 @@ from codec.errors import (
     UnknownModelError,
     UnsupportedBandwidthError,
     WeightsError,
+    WeightsMissing,
 )
 from codec.progress import CancelToken, ProgressCallback
 from codec.specs import MODELS, ModelSpec, get_spec
@@ -49,6 +50,7 @@ __all__ = [
     "UnknownModelError",
     "UnsupportedBandwidthError",
     "WeightsError",
+    "WeightsMissing",
     "get_spec",
     *_LAZY,
 ]

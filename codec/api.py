@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     from codec.models.lm import LanguageModel
 
 
-def _ensure_weights(name: str, progress: ProgressCallback | None, cancel: CancelToken | None) -> Path:
+def _ensure_weights(
+    name: str, progress: ProgressCallback | None, cancel: CancelToken | None, allow_download: bool
+) -> Path:
     from codec.weights import ensure_weights
 
-    return ensure_weights(name, progress=progress, cancel=cancel)
+    return ensure_weights(name, progress=progress, cancel=cancel, allow_download=allow_download)
 
 
 def model_from_checkpoint(path: str | Path, spec: ModelSpec | None = None) -> EncodecModel:
@@ -56,11 +58,16 @@ def load_model(
     device: str | torch.device = "cpu",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    *,
+    allow_download: bool = True,
 ) -> EncodecModel:
-    """Load model `name` (`encodec_24khz`, `24khz`, ...) from `weights`, or from the model cache (downloading
-    into it when allowed) when `weights` is None. `progress` and `cancel` apply to the download."""
+    """Load model `name` (`encodec_24khz`, `24khz`, ...) from `weights`, or from the model cache when `weights`
+    is None, downloading into it if `allow_download` (else `WeightsMissing`). `progress` and `cancel` apply
+    to the download."""
     spec = get_spec(name)
-    path = Path(weights) if weights is not None else _ensure_weights(spec.name, progress, cancel)
+    path = (
+        Path(weights) if weights is not None else _ensure_weights(spec.name, progress, cancel, allow_download)
+    )
     model = model_from_checkpoint(path, spec)
     if model.spec.name != spec.name:
         raise CheckpointError(f"{path.name} holds {model.spec.name}, not {spec.name}.")
@@ -73,8 +80,10 @@ def load_lm(
     device: str | torch.device = "cpu",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    *,
+    allow_download: bool = True,
 ) -> LanguageModel:
-    """Load the entropy-coding language model of model `name` (24 or 48 kHz)."""
+    """Load the entropy-coding language model of model `name` (24 or 48 kHz); weights as for `load_model`."""
     from codec.models.lm import load_lm_state
 
     spec = get_spec(name)
@@ -83,5 +92,7 @@ def load_lm(
     from codec.weights.registry import lm_entry_for
 
     lm_name = lm_entry_for(spec.name).name
-    path = Path(weights) if weights is not None else _ensure_weights(lm_name, progress, cancel)
+    path = (
+        Path(weights) if weights is not None else _ensure_weights(lm_name, progress, cancel, allow_download)
+    )
     return load_lm_state(path, spec).to(resolve_device(device))

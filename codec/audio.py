@@ -1,4 +1,4 @@
-"""Audio files in and out: read (wav, flac, ogg, mp3 via soundfile), convert (channels, soxr), write.
+"""Audio files in and out: read (`codec.filetypes.AUDIO_SUFFIXES` via soundfile), convert (channels, soxr), write.
 
 Arrays are float32 `[channels, frames]` in [-1, 1], the layout the models take. Conversion follows the
 reference `encodec.utils.convert_audio`: channels first, then the sample rate.
@@ -34,12 +34,11 @@ import soxr
 
 from codec.errors import AudioFormatError
 from codec.fileio import StrPath, atomic_write, check_input, check_output, quiet_writes
+from codec.filetypes import AUDIO_OUTPUT_FORMATS
 
 CLIP_LIMIT = 0.99
 RESAMPLE_QUALITY = "HQ"
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
-WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
-READ_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf")
 
 
 class ClippingWarning(UserWarning):
@@ -264,7 +263,7 @@ def apply_limit(audio: np.ndarray, rescale: bool = False) -> tuple[np.ndarray, f
 def output_format(path: StrPath, subtype: str = "PCM_16") -> str:
     """soundfile's format name for an output path; raises for an unsupported extension or subtype."""
     p = Path(path)
-    fmt = WRITE_FORMATS.get(p.suffix.lower())
+    fmt = AUDIO_OUTPUT_FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise AudioFormatError(f"Cannot write {p.name}: audio output must end in .wav or .flac.")
     if subtype not in SUBTYPES:

@@ -29,5 +29,20 @@ class WeightsError(CodecError):
     """Model weights that are not installed, cannot be downloaded or fail verification."""
 
 
+class WeightsMissing(WeightsError):
+    """Weights are not installed and the caller did not allow a download (`codec.model_pool.ModelPool`).
+
+    `name` is the `codec.weights` registry entry to download or import, e.g. "encodec_lm_24khz".
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class UnsupportedOptionError(CodecError, ValueError):
+    """A job option the chosen model cannot honour (e.g. LM coding with a model that has no LM)."""
+
+
 class Cancelled(CodecError):
     """The job was cancelled through its `CancelToken`."""

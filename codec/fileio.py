@@ -1,6 +1,6 @@
 """Safe file output: atomic writes that never touch an input and never leave a partial file.
 
-Every file the engine writes goes through `atomic_write`: the bytes go to a hidden temporary file in
+Every file the engine (and the app) writes goes through `atomic_write` (copies: `atomic_copy`): the bytes go to a hidden temporary file in
 the destination folder, which is flushed, fsync'ed and then renamed over the destination in one step.
 Any exception on the way (an error, `Cancelled`, `KeyboardInterrupt`) removes the temporary file, so a
 failed or cancelled job leaves the folder exactly as it found it.
@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -219,6 +220,17 @@ def atomic_write(
             with contextlib.suppress(OSError):
                 os.unlink(temp)
     _fsync_folder(dst.parent)
+
+
+def atomic_copy(src: StrPath, dst: StrPath, *, overwrite: bool = False) -> Path:
+    """Copy `src` to `dst` through `atomic_write` (temporary file, fsync, rename): `dst` is never seen
+    partial. Copying a file onto itself does nothing."""
+    source, target = check_input(src), Path(dst)
+    if target.exists() and same_path(source, target):
+        return target
+    with open(source, "rb") as reader, atomic_write(target, overwrite, inputs=[source]) as writer:
+        shutil.copyfileobj(reader, writer)  # a full disk names dst (OutputWriteError)
+    return target
 
 
 _COUNTER = re.compile(r"^(?P<base>.*) \((?P<n>\d+)\)$")

@@ -13,18 +13,19 @@ files before any model exists.
 from __future__ import annotations
 
 import io
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import numpy as np
 
 from codec.audio import check_audio_output, info_audio, iter_audio_blocks, write_audio_stream
-from codec.errors import CodecError
+from codec.errors import UnsupportedOptionError
 from codec.fileio import StrPath, atomic_write, check_input, check_output
+from codec.filetypes import ECDC_MAGIC, is_ecdc  # noqa: F401 - both were defined here; still importable
+from codec.model_pool import ModelPool
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 from codec.specs import get_spec
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from codec.models.encodec import EncodecModel, EncodedAudio
     from codec.models.lm import LanguageModel
 
-ECDC_MAGIC = b"ECDC"
 # New LM-coded files are portable (decode the same on every machine); "reference" writes what Meta's
 # `encodec` 0.1.1 reads. See `codec.ecdc.container.LM_FORMATS`.
 DEFAULT_LM_FORMAT = "portable"
@@ -42,10 +42,6 @@ DEFAULT_LM_FORMAT = "portable"
 # Audio is read and encoded this many seconds at a time: small enough for flat memory, big enough to stay
 # efficient (the 48 kHz model re-blocks into its own 1 s segments anyway).
 ENCODE_BLOCK_SECONDS = 4
-
-
-class UnsupportedOptionError(CodecError, ValueError):
-    """A job option the chosen model cannot honour (e.g. LM coding with a model that has no LM)."""
 
 
 @dataclass(frozen=True)
@@ -98,85 +94,6 @@ class MediaInfo:
         return 8 * self.size_bytes / self.duration_s / 1000 if self.duration_s else 0.0
 
 
-class ModelPool:
-    """Loads each EnCodec model and language model once and shares it; safe to use from any thread.
-
-    `weights` / `lm_weights` map model names (full or short: "24khz") to local checkpoint files or HF
-    folders, used as given; other models load through `codec.weights` (download cache). Language models
-    run on `lm_device`, CPU by default: an LM-coded file decodes only where the LM computes bit-identical
-    probabilities, and the one-frame-at-a-time LM gains nothing from a GPU.
-    """
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        weights: dict[str, Path] | None = None,
-        lm_weights: dict[str, Path] | None = None,
-        lm_device: str = "cpu",
-    ) -> None:
-        self.device = device
-        self.lm_device = lm_device
-        self.weights = {get_spec(k).name: Path(v) for k, v in (weights or {}).items()}
-        self.lm_weights = {get_spec(k).name: Path(v) for k, v in (lm_weights or {}).items()}
-        self._lock = threading.Lock()
-        self._loading: dict[tuple[str, str], threading.Lock] = {}
-        self._loaded: dict[tuple[str, str], Any] = {}
-
-    def _get(self, kind: str, name: str, load: Callable[[str], Any]) -> Any:
-        key = (kind, get_spec(name).name)
-        with self._lock:
-            if key in self._loaded:
-                return self._loaded[key]
-            key_lock = self._loading.setdefault(key, threading.Lock())
-        with key_lock:  # one loader per model; other models load in parallel
-            with self._lock:
-                if key in self._loaded:
-                    return self._loaded[key]
-            value = load(key[1])
-            with self._lock:
-                self._loaded[key] = value
-            return value
-
-    def model(
-        self, name: str, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
-    ) -> EncodecModel:
-        """The EnCodec model `name`, loaded (and downloaded if needed) on first use."""
-        from codec.api import load_model  # noqa: PLC0415
-
-        def load(full: str) -> Any:
-            return load_model(
-                full, weights=self.weights.get(full), device=self.device, progress=progress, cancel=cancel
-            )
-
-        return self._get("model", name, load)
-
-    def lm(
-        self, name: str, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
-    ) -> LanguageModel:
-        """The entropy-coding language model of model `name`, loaded (and downloaded) on first use."""
-        from codec.api import load_lm  # noqa: PLC0415
-
-        spec = get_spec(name)
-        if not spec.has_lm:
-            raise UnsupportedOptionError(f"{spec.name} has no language model for entropy coding.")
-
-        def load(full: str) -> Any:
-            weights = self.lm_weights.get(full)
-            return load_lm(full, weights, self.lm_device, progress=progress, cancel=cancel)
-
-        return self._get("lm", name, load)
-
-    def loaded(self) -> list[str]:
-        """Names of what is in memory, e.g. ["model:encodec_24khz", "lm:encodec_24khz"]."""
-        with self._lock:
-            return [f"{kind}:{name}" for kind, name in self._loaded]
-
-    def clear(self) -> None:
-        """Forget every loaded model (frees memory once no job holds one)."""
-        with self._lock:
-            self._loaded.clear()
-
-
 class _Phases:
     """Splits one overall progress bar (thousandths) into consecutive phases with given weights."""
 
@@ -198,6 +115,44 @@ class _Phases:
 
     def finish(self) -> None:
         report(self._progress, 1000, 1000)
+
+
+def _job_result(
+    kind: Literal["compress", "decompress", "roundtrip"],
+    src: Path,
+    dst: Path,
+    started: float,
+    encoded: EncodedAudio,
+    use_lm: bool,
+    lm_format: str | None,
+    *,
+    clipped: bool = False,
+    ecdc_bytes: int = 0,
+) -> JobResult:
+    """What every job returns, built in one place. The `.ecdc` stream is `dst` when compressing, `src` when
+    decompressing and in memory (`ecdc_bytes`) for a round trip; the audio is the other file."""
+    input_bytes, output_bytes = _file_size(src), _file_size(dst)
+    if kind == "compress":
+        ecdc_bytes = output_bytes
+    elif kind == "decompress":
+        ecdc_bytes = input_bytes
+    audio_bytes = output_bytes if kind == "decompress" else input_bytes
+    return JobResult(
+        src=src,
+        dst=dst,
+        input_bytes=input_bytes,
+        output_bytes=output_bytes,
+        duration_s=encoded.length / get_spec(encoded.model).sample_rate,
+        seconds_taken=time.perf_counter() - started,
+        ratio=audio_bytes / ecdc_bytes if ecdc_bytes else 0.0,
+        ecdc_bytes=ecdc_bytes,
+        model=encoded.model,
+        bandwidth=encoded.bandwidth,
+        use_lm=use_lm,
+        clipped=clipped,
+        lm_format=lm_format,
+        lost_s=_lost_seconds(encoded),
+    )
 
 
 def _file_size(path: Path) -> int:
@@ -279,21 +234,7 @@ def compress_file(
         encoded = encode_audio_file(src, fo, model, bandwidth, lm, phases, cancel, lm_format)
         check_cancel(cancel)
     phases.finish()
-    input_bytes, output_bytes = _file_size(src), _file_size(dst)
-    return JobResult(
-        src=src,
-        dst=dst,
-        input_bytes=input_bytes,
-        output_bytes=output_bytes,
-        duration_s=encoded.length / model.spec.sample_rate,
-        seconds_taken=time.perf_counter() - started,
-        ratio=input_bytes / output_bytes if output_bytes else 0.0,
-        ecdc_bytes=output_bytes,
-        model=name,
-        bandwidth=bandwidth,
-        use_lm=use_lm,
-        lm_format=lm_format if use_lm else None,
-    )
+    return _job_result("compress", src, dst, started, encoded, use_lm, lm_format if use_lm else None)
 
 
 def _read_header(src: Path) -> EcdcHeader:
@@ -304,13 +245,31 @@ def _read_header(src: Path) -> EcdcHeader:
         return read_header(fo)
 
 
+def _read_ecdc_file(src: Path, header: EcdcHeader | None) -> tuple[EcdcHeader, bytes]:
+    """`src`'s header and all its bytes, from one open: the header is parsed once per job (and not at all
+    when the caller already has it), before the rest is read."""
+    from codec.ecdc import read_header  # noqa: PLC0415
+
+    check_input(src)
+    with open(src, "rb") as fo:
+        if header is None:
+            header = read_header(fo)
+        fo.seek(0)
+        return header, fo.read()
+
+
 def _read_codes(
-    source: BinaryIO, pool: ModelPool, phases: _Phases, cancel: CancelToken | None, read: str = "read"
+    source: BinaryIO | bytes,
+    pool: ModelPool,
+    phases: _Phases,
+    cancel: CancelToken | None,
+    read: str = "read",
+    header: EcdcHeader | None = None,
 ) -> EncodedAudio:
-    """Read `.ecdc` codes (with LM decoding if it was LM-coded)."""
+    """Read `.ecdc` codes (with LM decoding if it was LM-coded); `header`: `source`'s, when already parsed."""
     from codec.ecdc import read_ecdc  # noqa: PLC0415
 
-    return read_ecdc(source, lm_loader=pool.lm, progress=phases(read), cancel=cancel)
+    return read_ecdc(source, lm_loader=pool.lm, progress=phases(read), cancel=cancel, header=header)
 
 
 def _decoded_blocks(
@@ -344,10 +303,10 @@ def _lost_seconds(encoded: EncodedAudio) -> tuple[tuple[float, float], ...]:
 
 
 def _decode(
-    source: BinaryIO, pool: ModelPool, phases: _Phases, cancel: CancelToken | None, read: str = "read"
+    source: bytes, header: EcdcHeader, pool: ModelPool, phases: _Phases, cancel: CancelToken | None
 ) -> tuple[np.ndarray, int, EncodedAudio]:
-    """Read `.ecdc` and decode it to float32 `[C, T]` in memory (for playback and comparison)."""
-    encoded = _read_codes(source, pool, phases, cancel, read)
+    """Decode `.ecdc` bytes to float32 `[C, T]` in memory (for playback and comparison)."""
+    encoded = _read_codes(source, pool, phases, cancel, header=header)
     model = pool.model(encoded.model, cancel=cancel)
     audio = model.decode(encoded, progress=phases("decode"), cancel=cancel)
     samples = audio.detach().cpu().numpy().astype(np.float32)
@@ -368,14 +327,15 @@ def decode_file(
     pool: ModelPool,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    header: EcdcHeader | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Decode a `.ecdc` file in memory: float32 `[channels, frames]` at the model's rate, and the rate."""
+    """Decode a `.ecdc` file in memory: float32 `[channels, frames]` at the model's rate, and the rate.
+    `header`: the file's, if the caller has read it already (it is then not parsed again)."""
     src = Path(src_ecdc)
-    header = _read_header(src)
+    header, data = _read_ecdc_file(src, header)
     phases = _decode_phases(progress, cancel, header.use_lm)
     pool.model(header.model, progress=phases("load"), cancel=cancel)
-    with open(src, "rb") as fo:
-        audio, rate, _ = _decode(fo, pool, phases, cancel)
+    audio, rate, _ = _decode(data, header, pool, phases, cancel)
     phases.finish()
     return audio, rate
 
@@ -390,16 +350,17 @@ def decompress_file(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    header: EcdcHeader | None = None,
 ) -> JobResult:
-    """Decode a `.ecdc` file to .wav or .flac (`subtype` "PCM_16", "PCM_24" or "FLOAT")."""
+    """Decode a `.ecdc` file to .wav or .flac (`subtype` "PCM_16", "PCM_24" or "FLOAT"). `header`: the
+    file's, if the caller has read it already (it is then not parsed again)."""
     started = time.perf_counter()
     src, dst = Path(src_ecdc), Path(dst_audio)
-    header = _read_header(src)
+    header, data = _read_ecdc_file(src, header)
     check_audio_output(dst, subtype, overwrite=overwrite, inputs=[src])
     phases = _decode_phases(progress, cancel, header.use_lm)
     pool.model(header.model, progress=phases("load"), cancel=cancel)
-    with open(src, "rb") as fo:
-        encoded = _read_codes(fo, pool, phases, cancel)
+    encoded = _read_codes(data, pool, phases, cancel, header=header)
     rate = get_spec(encoded.model).sample_rate
     clipped = write_audio_stream(
         dst,
@@ -411,22 +372,8 @@ def decompress_file(
         inputs=[src],
     )
     phases.finish()
-    input_bytes, output_bytes = _file_size(src), _file_size(dst)
-    return JobResult(
-        src=src,
-        dst=dst,
-        input_bytes=input_bytes,
-        output_bytes=output_bytes,
-        duration_s=encoded.length / rate,
-        seconds_taken=time.perf_counter() - started,
-        ratio=output_bytes / input_bytes if input_bytes else 0.0,
-        ecdc_bytes=input_bytes,
-        model=encoded.model,
-        bandwidth=encoded.bandwidth,
-        use_lm=header.use_lm,
-        clipped=clipped,
-        lm_format=header.lm_format,
-        lost_s=_lost_seconds(encoded),
+    return _job_result(
+        "decompress", src, dst, started, encoded, header.use_lm, header.lm_format, clipped=clipped
     )
 
 
@@ -469,41 +416,20 @@ def roundtrip_file(
     blocks = _decoded_blocks(encoded, pool, phases, cancel)
     clipped = write_audio_stream(dst, blocks, rate, subtype, rescale, overwrite=overwrite, inputs=[src])
     phases.finish()
-    input_bytes, output_bytes = _file_size(src), _file_size(dst)
-    return JobResult(
-        src=src,
-        dst=dst,
-        input_bytes=input_bytes,
-        output_bytes=output_bytes,
-        duration_s=encoded.length / rate,
-        seconds_taken=time.perf_counter() - started,
-        ratio=input_bytes / ecdc_bytes if ecdc_bytes else 0.0,
-        ecdc_bytes=ecdc_bytes,
-        model=name,
-        bandwidth=bandwidth,
-        use_lm=use_lm,
-        clipped=clipped,
-        lm_format=lm_format if use_lm else None,
+    lm_used = lm_format if use_lm else None
+    return _job_result(
+        "roundtrip", src, dst, started, encoded, use_lm, lm_used, clipped=clipped, ecdc_bytes=ecdc_bytes
     )
-
-
-def is_ecdc(path: StrPath) -> bool:
-    """True when the file starts with the `.ecdc` magic bytes (whatever its extension)."""
-    try:
-        with open(path, "rb") as fo:
-            return fo.read(len(ECDC_MAGIC)) == ECDC_MAGIC
-    except OSError:
-        return False
 
 
 def probe(path: StrPath) -> MediaInfo:
     """Describe an audio or `.ecdc` file from its header; raises a `CodecError` for anything else.
 
-    A file is taken as `.ecdc` when it starts with the ECDC magic or is named `*.ecdc`.
+    A file is taken as `.ecdc` when it starts with the ECDC magic or is named `*.ecdc` (`filetypes.is_ecdc`).
     """
     p = check_input(path)
     size = _file_size(p)
-    if is_ecdc(p) or p.suffix.lower() == ".ecdc":
+    if is_ecdc(p):
         header = _read_header(p)
         spec = header.spec
         return MediaInfo(

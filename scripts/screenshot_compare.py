@@ -71,9 +71,9 @@ def main() -> None:
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
         runner = TaskRunner()
-        from codec.jobs import ModelPool
+        from codec.model_pool import ModelPool
 
-        window = CompareWindow(source, runner, ModelPool(), MODEL)
+        window = CompareWindow(source, runner, ModelPool(allow_download=True), MODEL)
         window.resize(1280, 900)
         window.show()
 

@@ -23,10 +23,10 @@ SR = 24_000
 
 def load_model() -> object:
     from codec.errors import CodecError
-    from codec.jobs import ModelPool
+    from codec.model_pool import ModelPool
 
     try:
-        return ModelPool().model("encodec_24khz")
+        return ModelPool(allow_download=True).model("encodec_24khz")
     except CodecError:
         from codec.models.encodec import EncodecModel
 

@@ -54,7 +54,8 @@ def main(out: Path = DEFAULT_OUT) -> None:
     from app.queue_controller import CompressSettings
     from app.queue_model import ItemState
     from app.settings import AppSettings
-    from codec.jobs import ModelPool, compress_file
+    from codec.jobs import compress_file
+    from codec.model_pool import ModelPool
 
     inputs = make_inputs(tmp / "Recordings")
     voicemail = tmp / "Recordings" / "voicemail.ecdc"

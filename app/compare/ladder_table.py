@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from codec.ladder import LadderRung
+from codec.units import format_bytes
 
 COLUMNS = ("Key", "Version", "Codebooks", "Size", "Bitrate", "SI-SDR", "Log-mel distance")
 TOOLTIPS = (
@@ -24,14 +25,6 @@ TOOLTIPS = (
     "Scale-invariant signal-to-distortion ratio against the original (higher is better)",
     "RMS difference of log-mel spectra against the original (lower is better)",
 )
-
-
-def format_bytes(size: int) -> str:
-    if size < 1000:
-        return f"{size} B"
-    if size < 1_000_000:
-        return f"{size / 1000:.1f} kB"
-    return f"{size / 1_000_000:.2f} MB"
 
 
 def format_db(value: float) -> str:

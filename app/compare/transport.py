@@ -8,11 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from app.audio_devices import AudioDevice
-
-
-def format_time(seconds: float) -> str:
-    minutes, rest = divmod(max(0.0, seconds), 60)
-    return f"{int(minutes)}:{rest:06.3f}"
+from codec.units import format_clock
 
 
 class CompareTransport(QWidget):
@@ -29,7 +25,7 @@ class CompareTransport(QWidget):
         self.play_button = QPushButton("Play")
         self.play_button.setToolTip("Play / pause (Space)")
         self.play_button.clicked.connect(self.play_clicked)
-        self.time_label = QLabel(format_time(0) + " / " + format_time(0))
+        self.time_label = QLabel(format_clock(0) + " / " + format_clock(0))
         self.time_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.loop_button = QPushButton("Loop")
         self.loop_button.setCheckable(True)
@@ -71,7 +67,7 @@ class CompareTransport(QWidget):
         self.play_button.setText("Pause" if playing else "Play")
 
     def set_time(self, seconds: float, duration: float) -> None:
-        self.time_label.setText(f"{format_time(seconds)} / {format_time(duration)}")
+        self.time_label.setText(f"{format_clock(seconds)} / {format_clock(duration)}")
 
     def set_loop_checked(self, checked: bool) -> None:
         self.loop_button.blockSignals(True)

@@ -397,12 +397,9 @@ class LiveWindow(QWidget):
 
 
 def pool_loader(bridge: CodecBridge, model_name: str) -> ModelLoader:
-    """A `load_model` for the app: the shared model pool, with the installed-weights check first."""
+    """A `load_model` for the app: the shared model pool (which never downloads: `WeightsMissing`)."""
 
     def load() -> Any:
-        from app.codec_bridge import check_weights  # noqa: PLC0415
-
-        check_weights([model_name])
         return bridge.pool().model(model_name)
 
     return load

@@ -6,7 +6,7 @@
     ecdc models remove NAME...       delete installed weights (and any unfinished download)
     ecdc models path [NAME]          the models folder, or where NAME is installed
 
-`codec/cli/main.py` adds the parser with `add_models_parser` and calls `run_models`.
+`codec/cli/parser.py` adds the parser with `add_models_parser`; `codec/cli/main.py` calls `run_models`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from codec.cli.messages import PROG, one_line
 from codec.errors import CodecError
-
-PROG = "ecdc"
+from codec.units import format_bytes
 
 _EPILOG = """\
 names: encodec_24khz, encodec_48khz, encodec_32khz (also 24khz, 48khz, 32khz), encodec_24khz_hf,
@@ -65,7 +65,7 @@ def run_models(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.models_command](args, stdout, stderr)
     except CodecError as exc:
-        stderr.write(f"{PROG}: error: {' '.join(str(exc).split())}\n")
+        stderr.write(f"{PROG}: error: {one_line(str(exc))}\n")
         return 1
 
 
@@ -79,12 +79,12 @@ def _list(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     stdout.write(f"{'NAME':<{width}}  {'STATUS':<9}  {'SIZE':>9}  {'CHECK':<{check_width}}  DESCRIPTION\n")
     for status, check in zip(statuses, checks):
         if status.installed:
-            state, size = "installed", format_size(status.size_on_disk)
+            state, size = "installed", format_bytes(status.size_on_disk)
         elif status.partial_bytes:
-            state, size = "partial", format_size(status.partial_bytes)
+            state, size = "partial", format_bytes(status.partial_bytes)
         else:
             state = "-"
-            size = "~" + format_size(status.approx_size) if status.approx_size else "?"
+            size = "~" + format_bytes(status.approx_size) if status.approx_size else "?"
         stdout.write(
             f"{status.name:<{width}}  {state:<9}  {size:>9}  {check:<{check_width}}  {status.description}\n"
         )
@@ -182,9 +182,9 @@ class ProgressLine:
             return
         self._shown = key
         if total:
-            text = f"{self.label}: {format_size(done)} of {format_size(total)} ({key[0]}%)"
+            text = f"{self.label}: {format_bytes(done)} of {format_bytes(total)} ({key[0]}%)"
         else:
-            text = f"{self.label}: {format_size(done)}"
+            text = f"{self.label}: {format_bytes(done)}"
         self.stream.write(f"\r{text:<60}")
         self.stream.flush()
         self._drawn = True
@@ -195,11 +195,3 @@ class ProgressLine:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
-
-
-def format_size(count: float) -> str:
-    for unit in ("bytes", "kB", "MB"):
-        if count < 1000:
-            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"

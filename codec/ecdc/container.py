@@ -173,8 +173,11 @@ def read_ecdc(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     lm_kernels: Kernels | None = None,
+    header: EcdcHeader | None = None,
 ) -> EncodedAudio:
     """Decode a `.ecdc` file (bytes, open binary file read to its end, or path) into `EncodedAudio`.
+
+    `header` is the file's, when the caller has parsed it already (e.g. to load the right model first).
 
     `lm_loader(model_name)` supplies the language model, and is called only for files coded with it.
     A portable (version 1) file with damaged chunks decodes the rest: `EncodedAudio.lost` lists the
@@ -183,7 +186,7 @@ def read_ecdc(
     from codec.models.encodec import EncodedAudio  # noqa: PLC0415 - torch model code, loaded on use
 
     data = _read_all(source)
-    header = parse_header(data)
+    header = parse_header(data) if header is None else header
     spec = header.spec
     body = data[header.header_size :]
     lengths = _segment_plan(header, len(body))

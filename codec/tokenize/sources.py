@@ -17,9 +17,10 @@ from typing import Any, Protocol
 import numpy as np
 import soundfile as sf
 
-from codec.audio import READ_EXTENSIONS, _unreadable, convert_audio, read_audio
+from codec.audio import _unreadable, convert_audio, read_audio
 from codec.errors import AudioFormatError, CodecError
 from codec.fileio import StrPath, check_input
+from codec.filetypes import AUDIO_SUFFIXES
 
 
 class SourceError(CodecError, ValueError):
@@ -73,10 +74,10 @@ def folder_source(folder: StrPath) -> FileSource:
     paths = sorted(
         p
         for p in root.rglob("*")
-        if p.suffix.lower() in READ_EXTENSIONS and p.is_file() and not _hidden(p, root)
+        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file() and not _hidden(p, root)
     )
     if not paths:
-        raise SourceError(f"{root} holds no audio files ({', '.join(READ_EXTENSIONS)}).")
+        raise SourceError(f"{root} holds no audio files ({', '.join(AUDIO_SUFFIXES)}).")
     return FileSource(paths, root, label=f"folder {root}")
 
 

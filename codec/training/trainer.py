@@ -13,7 +13,6 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from codec.fileio import atomic_write
 from codec.models.encodec import EncodecModel
 from codec.modules.transform import initialise_filterbanks
 from codec.specs import get_spec
@@ -156,10 +156,8 @@ class Trainer:
             "torch_rng": self.generator.get_state(),
             "numpy_rng": json.dumps(self.sampler.rng.bit_generator.state),
         }
-        path = self.run_dir / CHECKPOINT
-        temporary = path.with_suffix(".tmp")
-        torch.save(state, temporary)
-        os.replace(temporary, path)
+        with atomic_write(self.run_dir / CHECKPOINT, overwrite=True) as fo:  # a crash keeps the last one
+            torch.save(state, fo)
 
     def _load(self) -> None:
         state = torch.load(self.run_dir / CHECKPOINT, map_location="cpu", weights_only=True)

@@ -19,7 +19,7 @@ from codec.weights.manager import (
     list_models,
     remove,
 )
-from codec.weights.registry import REGISTRY, WeightsEntry, get_entry
+from codec.weights.registry import REGISTRY, WeightsEntry, get_entry, required_weights
 
 __all__ = [
     "REGISTRY",
@@ -33,5 +33,6 @@ __all__ = [
     "list_models",
     "models_dir",
     "remove",
+    "required_weights",
     "set_models_dir",
 ]

@@ -26,6 +26,7 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 from codec.errors import WeightsError
 from codec.progress import CancelToken, ProgressCallback, check_cancel, report
+from codec.units import format_bytes
 from codec.weights.cache import CHUNK_SIZE, PART_SUFFIX, file_sha256
 
 DEFAULT_TIMEOUT = 30.0
@@ -105,7 +106,7 @@ def download_file(
                 resumes += 1
                 continue
             raise WeightsError(
-                f"The download of {label} was interrupted ({exc}) with {_mb(_size(part))} saved; "
+                f"The download of {label} was interrupted ({exc}) with {format_bytes(_size(part))} saved; "
                 "run it again to resume where it stopped."
             ) from None
     expected = (sha256 or (announced if hub_sha256 else None) or "").lower()
@@ -173,7 +174,7 @@ def _transfer(
                 done += len(chunk)
                 report(progress, done, total)
     if total and done < total:
-        raise _Interrupted(f"the connection closed after {_mb(done)} of {_mb(total)}")
+        raise _Interrupted(f"the connection closed after {format_bytes(done)} of {format_bytes(total)}")
     return announced
 
 
@@ -269,7 +270,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
-
-
-def _mb(count: int) -> str:
-    return f"{count / 1e6:.1f} MB"

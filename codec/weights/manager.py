@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from codec.errors import WeightsError
+from codec.errors import WeightsError, WeightsMissing
 from codec.progress import CancelToken, ProgressCallback, report
 from codec.weights.cache import (
     disk_size,
@@ -78,7 +78,7 @@ def ensure_weights(
 ) -> Path:
     """The path of usable weights for `name` (a ``.th`` file or a Hugging Face folder), getting them if
     needed: an installed copy (for a model name, any installed layout of that model), else a verified
-    copy from the torch hub or Hugging Face hub cache, else a download (when `allow_download`).
+    copy from the torch hub or Hugging Face hub cache, else a download (when `allow_download`; else `WeightsMissing`).
     Progress is (bytes, total bytes) of the download or copy; `timeout` is seconds of silence allowed."""
     entry = get_entry(name)
     with _lock(entry.name):
@@ -96,9 +96,10 @@ def ensure_weights(
                 f"The bundled {entry.name} weights are missing from this installation; reinstall ECDC Studio."
             )
         if not allow_download:
-            raise WeightsError(
+            raise WeightsMissing(
+                entry.name,
                 f"The {entry.name} weights are not installed; download them with "
-                f"`ecdc models download {entry.name}` or add a file with {IMPORT_HINT}."
+                f"`ecdc models download {entry.name}` or add a file with {IMPORT_HINT}.",
             )
         return _download(entry, progress, cancel, timeout)
 

@@ -277,6 +277,15 @@ def lm_entry_for(model: str) -> WeightsEntry:
     raise UnknownModelError(f"{model} has no entropy-coding language model.")
 
 
+def required_weights(model: str, use_lm: bool) -> list[str]:
+    """Registry names a job with model `model` (a spec name) needs installed: the model, and its LM when
+    LM coding is asked for and the model has one."""
+    names = [model]
+    if use_lm and any(entry.is_lm and entry.model == model for entry in REGISTRY.values()):
+        names.append(lm_entry_for(model).name)
+    return names
+
+
 def variants(entry: WeightsEntry) -> list[WeightsEntry]:
     """Entries that can stand in for `entry`: all layouts of the same model when `entry` is a model's main
     entry (its name is the model's name), else just `entry`. `entry` comes first."""

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.codec_bridge import CodecBridge, MissingWeights
-from codec.errors import AudioFormatError
+from app.codec_bridge import CodecBridge
+from codec.errors import AudioFormatError, WeightsMissing
 
 
 def test_compressing_a_file_that_is_not_audio_fails_on_the_file_not_the_weights(models_dir, tmp_path):
@@ -28,7 +28,7 @@ def test_compressing_a_file_that_is_not_audio_fails_on_the_file_not_the_weights(
     assert bridge.pool_if_loaded() is None  # nothing was loaded
     good = tmp_path / "good.wav"
     sf.write(good, np.zeros(2400, dtype=np.float32), 24_000)
-    with pytest.raises(MissingWeights):
+    with pytest.raises(WeightsMissing):
         bridge.compress(
             good,
             tmp_path / "out.ecdc",
@@ -38,3 +38,30 @@ def test_compressing_a_file_that_is_not_audio_fails_on_the_file_not_the_weights(
             overwrite=False,
         )
     assert not (tmp_path / "out.ecdc").exists()
+
+
+def test_the_live_view_and_the_queue_share_the_pools_no_download_rule(models_dir, monkeypatch):
+    import codec.weights.manager
+    from app.live.view import pool_loader
+
+    monkeypatch.setattr(codec.weights.manager, "_download", lambda *a, **k: pytest.fail("downloaded unasked"))
+    bridge = CodecBridge()
+    with pytest.raises(WeightsMissing) as missing:
+        pool_loader(bridge, "encodec_24khz")()
+    assert missing.value.name == "encodec_24khz"
+    assert bridge.pool().allow_download is False
+
+
+def test_decompressing_from_the_queue_parses_the_header_once(install_random_model, tmp_path, monkeypatch):
+    from tests.codec.test_jobs import count_header_parses
+
+    install_random_model("encodec_24khz")
+    src = tmp_path / "in.wav"
+    sf.write(src, np.zeros(4800, dtype=np.float32), 24_000)
+    bridge = CodecBridge()
+    bridge.compress(
+        src, tmp_path / "in.ecdc", model_name="encodec_24khz", bandwidth=6.0, use_lm=False, overwrite=False
+    )
+    parses = count_header_parses(monkeypatch)
+    bridge.decompress(tmp_path / "in.ecdc", tmp_path / "out.wav")
+    assert len(parses) == 1  # was 3: the app's weights check probed it, then the job read it twice

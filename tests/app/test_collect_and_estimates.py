@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.estimates import (
-    bitrate_kbps,
-    estimate_ecdc_bytes,
-    format_bytes,
-    format_duration,
-    format_ratio,
-    frames_for_duration,
-)
+from app.estimates import bitrate_kbps, estimate_ecdc_bytes, format_ratio, frames_for_duration
 from app.file_collect import collect, local_paths, mime_for_paths
 from codec.specs import MODELS
+from codec.units import format_bytes, format_duration
 
 
 def test_folders_are_searched_recursively_for_audio_and_ecdc(tmp_path):
@@ -46,6 +40,20 @@ def test_folders_are_searched_recursively_for_audio_and_ecdc(tmp_path):
         "loose.wav",
     ]
     assert found.ignored == [readme]
+
+
+def test_the_app_accepts_every_type_codec_reads(tmp_path):
+    # One list (codec.filetypes): the queue, folder scanning and the open dialog used to know 4 of the 11.
+    from app.main_window import OPEN_FILTER
+    from app.queue_model import ItemKind, kind_for_path
+    from codec.filetypes import AUDIO_SUFFIXES, open_dialog_filter
+
+    for suffix in ("b.opus", "c.AIFF", "d.w64", "e.caf", "f.oga", "g.au", "h.aif"):
+        (tmp_path / suffix).write_bytes(b"")
+    found = collect([tmp_path])
+    assert [p.name for p in found.files] == ["b.opus", "c.AIFF", "d.w64", "e.caf", "f.oga", "g.au", "h.aif"]
+    assert all(kind_for_path(tmp_path / f"x{suffix}") is ItemKind.AUDIO for suffix in AUDIO_SUFFIXES)
+    assert OPEN_FILTER == open_dialog_filter() and "*.w64" in OPEN_FILTER
 
 
 def test_drag_mime_data_round_trips_local_paths(tmp_path):
@@ -87,9 +95,9 @@ def test_human_numbers():
         "—",
         "0 B",
         "999 B",
-        "1.0 KB",
-        "12.3 KB",
-        "1000 KB",
+        "1.0 kB",  # SI, as everywhere (codec.units); was "KB" here and "kB" in the ladder and CLI
+        "12.3 kB",
+        "1.0 MB",  # rounded as printed; was "1000 KB"
         "123 MB",
         "5000 GB",
     ]

@@ -32,10 +32,10 @@ def test_estimate_line_names_the_bitrate_and_the_size_of_its_targets():
     head = "6 kbps (8 codebooks at 75 frames/s)"
     assert estimate_text(SPEC, 6.0, False, [], []) == f"{head} — add files to see the estimated size"
     assert estimate_text(SPEC, 6.0, False, [ready, other], [ready]) == (
-        f"{head} — 1 selected file, 10.0 s → ≈7.6 KB (≈63:1)"  # 64 header bytes + 75 x 8 x 10 bits / 8 x 10
+        f"{head} — 1 selected file, 10.0 s → ≈7.6 kB (≈63:1)"  # 64 header bytes + 75 x 8 x 10 bits / 8 x 10
     )
     assert estimate_text(SPEC, 6.0, False, [ready, other], []) == (
-        f"{head} — 2 waiting files, 20.0 s → ≈15.1 KB (≈63:1)"
+        f"{head} — 2 waiting files, 20.0 s → ≈15.1 kB (≈63:1)"
     )
     unprobed = item(3, duration_s=None)
     assert estimate_text(SPEC, 6.0, False, [unprobed], []) == head  # nothing to estimate yet
@@ -57,5 +57,5 @@ def test_summary_counts_the_queue_and_what_the_done_items_saved():
         item(5, ItemState.FAILED),
         item(6),
     ]
-    assert summary_text(items) == "6 in queue · 2 to go · 2 done (960 KB → 15.1 KB) · 1 failed"
+    assert summary_text(items) == "6 in queue · 2 to go · 2 done (960 kB → 15.1 kB) · 1 failed"
     assert summary_text([item(1)]) == "1 in queue"

@@ -76,7 +76,7 @@ def test_dropped_files_and_folders_are_compressed_and_decode(qtbot, window, make
     assert "1 already in the queue" in window.statusBar().currentMessage()
     assert cell(window, 1, Column.DURATION) == "0.4 s"
     assert cell(window, 0, Column.SIZE).startswith(
-        f"{(tmp_path / 'loose' / 'single.wav').stat().st_size / 1000:.1f} KB → ≈"
+        f"{(tmp_path / 'loose' / 'single.wav').stat().st_size / 1000:.1f} kB → ≈"
     )
 
     with qtbot.waitSignal(window.queue.queue_finished, timeout=TIMEOUT_MS):

@@ -12,12 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.codec_bridge import MissingWeights
 from app.queue_controller import CompressionQueue, CompressSettings, ItemAction, OverwriteChoice
 from app.queue_model import ItemKind, ItemState, QueueModel
 from app.settings import OverwritePolicy
 from app.tasks import TaskRunner
-from codec.errors import AudioFormatError, CodecError
+from codec.errors import AudioFormatError, CodecError, WeightsMissing
 from codec.fileio import OutputExistsError, atomic_write
 
 SETTINGS = CompressSettings("encodec_24khz", 6.0, False)
@@ -48,7 +47,7 @@ class StandInBridge:
             {"src": src, "dst": dst, "model": model_name, "bandwidth": bandwidth, "overwrite": overwrite}
         )
         if model_name in self.missing:
-            raise MissingWeights(model_name, f"The {model_name} weights are not installed.")
+            raise WeightsMissing(model_name, f"The {model_name} weights are not installed.")
         if "broken" in src.name:
             raise CodecError(f"{src.name} could not be encoded.")
         if dst.exists() and not overwrite:

@@ -13,6 +13,7 @@ from codec.fileio import (
     OutputExistsError,
     OutputWriteError,
     PathError,
+    atomic_copy,
     atomic_write,
     check_input,
     check_output,
@@ -208,3 +209,27 @@ def test_unique_path(tmp_path):
     noext = tmp_path / "README"
     noext.write_bytes(b"")
     assert unique_path(noext) == tmp_path / "README (1)"
+
+
+def test_atomic_copy(tmp_path):
+    src = tmp_path / "a.ecdc"
+    src.write_bytes(b"ECDC" * 1000)
+    dst = tmp_path / "b.ecdc"
+    assert atomic_copy(src, dst) == dst and dst.read_bytes() == src.read_bytes()
+    with pytest.raises(OutputExistsError):
+        atomic_copy(src, dst)
+    src.write_bytes(b"new")
+    atomic_copy(src, dst, overwrite=True)
+    assert dst.read_bytes() == b"new"
+    assert atomic_copy(src, src, overwrite=True) == src and src.read_bytes() == b"new"  # onto itself: nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ecdc", "b.ecdc"]  # no temporary file left
+
+
+def test_atomic_copy_syncs_before_the_rename(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    src = tmp_path / "a.ecdc"
+    src.write_bytes(b"x" * 10)
+    atomic_copy(src, tmp_path / "b.ecdc")
+    assert synced  # the data is on disk before the new name points at it

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -43,72 +41,48 @@ def files(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
-# ------------------------------------------------------------------------------------------ ModelPool
-
-
-def test_pool_loads_each_model_once_across_threads(monkeypatch):
-    calls = []
-
-    def fake_load(name, weights=None, device="cpu", progress=None, cancel=None):
-        calls.append(name)
-        time.sleep(0.05)  # widen the race window
-        return object()
-
-    monkeypatch.setattr(codec.api, "load_model", fake_load)
-    pool = ModelPool()
-    results = []
-    threads = [
-        threading.Thread(target=lambda n=n: results.append(pool.model(n)))
-        for n in ["24khz", "encodec_24khz", "24KHZ", "encodec_24khz"] * 2
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert calls == ["encodec_24khz"]
-    assert len({id(r) for r in results}) == 1
-    assert pool.loaded() == ["model:encodec_24khz"]
-    pool.clear()
-    pool.model("24khz")
-    assert calls == ["encodec_24khz"] * 2
-
-
-def test_pool_passes_weights_and_device(monkeypatch, tmp_path):
-    seen = {}
-
-    def fake_load(name, weights=None, device="cpu", progress=None, cancel=None):
-        seen[name] = (weights, device)
-        return object()
-
-    monkeypatch.setattr(codec.api, "load_model", fake_load)
-    pool = ModelPool(device="cpu", weights={"48khz": tmp_path / "w.th"})
-    pool.model("encodec_48khz")
-    pool.model("24khz")
-    assert seen == {"encodec_48khz": (tmp_path / "w.th", "cpu"), "encodec_24khz": (None, "cpu")}
-
-
-def test_pool_lm_for_model_without_lm():
-    with pytest.raises(UnsupportedOptionError, match="language model"):
-        ModelPool().lm("32khz")
-
-
-def test_failed_load_is_retried(monkeypatch):
-    attempts = []
-
-    def flaky(name, weights=None, device="cpu", progress=None, cancel=None):
-        attempts.append(name)
-        if len(attempts) == 1:
-            raise CodecError("network down")
-        return "model"
-
-    monkeypatch.setattr(codec.api, "load_model", flaky)
-    pool = ModelPool()
-    with pytest.raises(CodecError):
-        pool.model("24khz")
-    assert pool.model("24khz") == "model"
-
-
 # ------------------------------------------------------------------------------------------ compress
+
+
+def count_header_parses(monkeypatch) -> list[int]:
+    """Patch both places that parse a `.ecdc` header; returns a list that grows by one per parse."""
+    import codec.ecdc.container
+    import codec.ecdc.header
+
+    parses = []
+    real = codec.ecdc.header.parse_header
+
+    def counting(data):
+        parses.append(1)
+        return real(data)
+
+    monkeypatch.setattr(codec.ecdc.header, "parse_header", counting)
+    monkeypatch.setattr(codec.ecdc.container, "parse_header", counting)
+    return parses
+
+
+def test_a_decode_reads_the_header_once(pool, make_audio, tmp_path, monkeypatch):
+    src = make_audio("in.wav", sample_rate=24_000, seconds=0.2)
+    ecdc = tmp_path / "in.ecdc"
+    compress_file(src, ecdc, pool=pool, model_name="24khz", bandwidth=6.0)
+    parses = count_header_parses(monkeypatch)
+    decompress_file(ecdc, tmp_path / "out.wav", pool=pool)
+    decode_file(ecdc, pool=pool)
+    assert len(parses) == 2  # one per job; it was two per job (and the app probed once more first)
+    header = jobs.probe(ecdc).header
+    parses.clear()
+    decompress_file(ecdc, tmp_path / "again.wav", pool=pool, header=header)
+    assert parses == []  # the caller had it
+
+
+def test_the_cli_reads_a_header_once_per_file(pool, make_audio, tmp_path, monkeypatch, random_checkpoint):
+    from codec.cli.main import main
+
+    src = make_audio("in.wav", sample_rate=24_000, seconds=0.2)
+    compress_file(src, tmp_path / "in.ecdc", pool=pool, model_name="24khz", bandwidth=6.0)
+    parses = count_header_parses(monkeypatch)
+    assert main(["--weights", str(random_checkpoint("encodec_24khz")), str(tmp_path / "in.ecdc")]) == 0
+    assert len(parses) == 1 and (tmp_path / "in_decompressed.wav").exists()
 
 
 def test_compress_then_decode_and_decompress(pool, make_audio, tmp_path, ecdc_module):
@@ -409,3 +383,23 @@ def test_jobs_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert jobs.ECDC_MAGIC == b"ECDC"
+
+
+def test_every_job_reports_audio_bytes_per_ecdc_byte(pool, make_audio, tmp_path):
+    # One builder (jobs._job_result) for the three jobs' results.
+    src = make_audio("in.wav", sample_rate=24_000, seconds=0.3)
+    packed = compress_file(src, tmp_path / "in.ecdc", pool=pool, model_name="24khz", bandwidth=3.0)
+    unpacked = decompress_file(tmp_path / "in.ecdc", tmp_path / "out.wav", pool=pool)
+    heard = roundtrip_file(src, tmp_path / "heard.wav", pool=pool, model_name="24khz", bandwidth=3.0)
+    assert packed.ratio == pytest.approx(packed.input_bytes / packed.output_bytes)
+    assert unpacked.ratio == pytest.approx(unpacked.output_bytes / unpacked.input_bytes)
+    assert heard.ratio == pytest.approx(heard.input_bytes / heard.ecdc_bytes)
+    assert packed.ecdc_bytes == unpacked.ecdc_bytes == heard.ecdc_bytes
+    for result in (packed, unpacked, heard):
+        assert (result.model, result.bandwidth, result.use_lm, result.lm_format) == (
+            "encodec_24khz",
+            3.0,
+            False,
+            None,
+        )
+        assert result.duration_s == pytest.approx(0.3) and result.lost_s == ()

@@ -56,6 +56,26 @@ def test_desktop_entry_launches_the_app_with_files_and_claims_ecdc() -> None:
     assert "AudioVideo" in entry["Categories"].split(";")
 
 
+SHARED_MIME_INFO = Path("/usr/share/mime/packages/freedesktop.org.xml")
+
+
+@pytest.mark.skipif(not SHARED_MIME_INFO.is_file(), reason="shared-mime-info is not installed")
+def test_desktop_entry_claims_every_audio_type_the_app_opens() -> None:
+    # The file manager's "Open with" follows codec.filetypes, the list the queue and the open dialog use.
+    from codec.filetypes import AUDIO_SUFFIXES
+
+    claimed = set(desktop_entry()["MimeType"].rstrip(";").split(";"))
+    claimed_suffixes = set()
+    for mime in ET.parse(SHARED_MIME_INFO).getroot().findall("m:mime-type", NS):
+        names = {mime.get("type")} | {alias.get("type") for alias in mime.findall("m:alias", NS)}
+        if names & claimed:
+            claimed_suffixes |= {
+                glob.get("pattern", "").lower().lstrip("*") for glob in mime.findall("m:glob", NS)
+            }
+    # .w64 and .caf have no freedesktop type (nothing to claim); every other suffix must be claimed.
+    assert sorted(set(AUDIO_SUFFIXES) - claimed_suffixes - {".w64", ".caf"}) == []
+
+
 @pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils is not installed")
 def test_desktop_entry_validates() -> None:
     done = subprocess.run(["desktop-file-validate", str(DESKTOP)], capture_output=True, text=True)

@@ -570,7 +570,7 @@ def test_info(env, tmp_path, make_audio, ck, capsys):
     size = ecdc_file.stat().st_size
     for text in ("encodec_24khz", "12 kbps (16 codebooks)", "LM coding  no", "0.40 s", "9600 samples"):
         assert text in out
-    assert f"{size} bytes" in out and f"{8 * size / 0.4 / 1000:.2f} kbps" in out
+    assert f"{size} B" in out and f"{8 * size / 0.4 / 1000:.2f} kbps" in out
 
     code, out, _ = run(capsys, "info", "--json", ecdc_file, src)
     records = [json.loads(line) for line in out.splitlines()]
