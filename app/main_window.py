@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
         #: Asked when closing during a job; tests replace it. Returns True to cancel the jobs and close.
         self.confirm_close: Callable[[], bool] = self._ask_close
         self.weights_prompts = WeightsPrompts(self.runner, self)
+        #: What to open once a model's weights are installed (compare or Live asked and the person agreed).
+        self._after_install: dict[str, Callable[[], None]] = {}
         self.models_dialog: ModelsDialog | None = None
         self.compare_windows: list[QWidget] = []
         self.live_window: QWidget | None = None
@@ -163,6 +165,7 @@ class MainWindow(QMainWindow):
         self.queue.weights_missing.connect(self.weights_prompts.request)
         self.weights_prompts.installed.connect(self._weights_installed)
         self.weights_prompts.declined.connect(self.queue.skip_missing_weights)
+        self.weights_prompts.declined.connect(lambda name, _reason: self._after_install.pop(name, None))
         self.strip.official_models_requested.connect(self.show_models_dialog)
         self.queue.item_failed.connect(self._item_failed)
         self.queue.queue_finished.connect(self._queue_finished)
@@ -473,7 +476,12 @@ class MainWindow(QMainWindow):
         item = self.current_item()
         if item is None or item.kind is not ItemKind.AUDIO:
             return
-        source, model_name = item.path, item.model_name
+        self.compare_file(item.path, item.model_name)
+
+    def compare_file(self, source: Path, model_name: str) -> None:
+        """Open the compare window on `source` with `model_name`, asking for its weights first if missing."""
+        if self._ask_for_weights(model_name, "Compare", lambda: self.compare_file(source, model_name)):
+            return
         pool = self.bridge.pool_if_loaded()
         if pool is not None:
             self._open_compare(source, pool, model_name)
@@ -507,6 +515,8 @@ class MainWindow(QMainWindow):
         from app.live.view import LiveWindow, live_spec, pool_loader  # noqa: PLC0415 - loads on first use
 
         spec = live_spec(self.strip.model_name())
+        if self._ask_for_weights(spec.name, "Live", self.show_live):
+            return
         window = LiveWindow(spec, self.runner, pool_loader(self.bridge, spec.name), parent=self)
         window.setWindowFlag(Qt.WindowType.Window, True)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
@@ -545,8 +555,24 @@ class MainWindow(QMainWindow):
         """The missing-weights dialog open now, if any."""
         return self.weights_prompts.dialog
 
+    def _ask_for_weights(self, model_name: str, what: str, then: Callable[[], None]) -> bool:
+        """True when `model_name`'s weights are missing: the weights dialog is asked for (the pool never
+        downloads by itself) and `then` runs once they are installed."""
+        from codec.weights import has_weights  # noqa: PLC0415 - keeps start-up light, as in app.settings
+
+        if has_weights(model_name):
+            return False
+        self._after_install[model_name] = then
+        self.weights_prompts.request(
+            model_name, f"{what} needs the {model_name} weights, which are not installed."
+        )
+        return True
+
     def _weights_installed(self, name: str) -> None:
         self.statusBar().showMessage(f"Installed {name}.", 6000)
+        then = self._after_install.pop(name, None)
+        if then is not None:
+            then()
         if self.queue.paused:
             self.queue.resume()
 

@@ -247,6 +247,47 @@ def test_context_menu_offers_the_item_actions(qtbot, window, make_audio, tmp_pat
     menu.close()
 
 
+def test_compare_on_a_model_without_weights_asks_first_and_opens_once_they_are_installed(
+    qtbot, make_window, install_random_model, make_audio, tmp_path, monkeypatch
+):
+    import app.compare.window
+    from app.weights_dialog import WeightsDialog
+
+    opened: list[tuple] = []
+
+    class RecordingCompareWindow(QWidget):
+        def __init__(self, source_path, runner, pool, model_name, parent=None):
+            super().__init__(parent)
+            opened.append((source_path, model_name))
+
+    monkeypatch.setattr(app.compare.window, "CompareWindow", RecordingCompareWindow)
+    window = make_window()  # no official weights installed
+    src = make_audio("compare me.wav", folder=tmp_path / "cmp")
+    window.compare_file(src, "encodec_24khz")
+    dialog = window.weights_prompts.dialog
+    assert dialog is not None and dialog.entry.name == "encodec_24khz"
+    assert not opened and window.bridge.pool_if_loaded() is None  # nothing loaded, nothing downloaded
+
+    install_random_model("encodec_24khz")  # as the dialog's download or import would
+    dialog.done(WeightsDialog.DialogCode.Accepted)
+    qtbot.waitUntil(lambda: bool(opened), timeout=60_000)
+    assert opened == [(src, "encodec_24khz")]
+
+
+def test_declining_the_weights_for_compare_opens_nothing(
+    qtbot, make_window, make_audio, tmp_path, monkeypatch
+):
+    import app.compare.window
+    from app.weights_dialog import WeightsDialog
+
+    monkeypatch.setattr(app.compare.window, "CompareWindow", lambda *a, **k: pytest.fail("opened"))
+    window = make_window()
+    window.compare_file(make_audio("x.wav", folder=tmp_path / "cmp"), "encodec_24khz")
+    window.weights_prompts.dialog.done(WeightsDialog.DialogCode.Rejected)
+    qtbot.wait(50)
+    assert window.weights_prompts.dialog is None and window._after_install == {}
+
+
 def test_compare_opens_the_compare_window_with_the_shared_runner_and_pool(
     qtbot, window, make_audio, tmp_path, monkeypatch
 ):
