@@ -1,12 +1,12 @@
 """Tokenization throughput in audio hours per hour: batched vs unbatched encoding, and the pipeline's
-engines (inline, local processes, Ray) with 1 and 2 workers, on a corpus of short clips.
+executors (inline, local processes, Ray) with 1 and 2 workers, on a corpus of short clips.
 
     .venv/bin/python bench/bench_tokenize.py [--clips 64] [--seconds 2-6] [--model encodec_24khz]
-        [--device cpu] [--engines inline,local,ray] [--save-json PATH] [--doc]
+        [--device cpu] [--executors inline,local,ray] [--save-json PATH] [--doc]
 
 Random weights (speed does not depend on them). Every figure is wall time, start-up included for the
-engines (spawning processes, starting Ray, loading the model once per worker), so small corpora favour
-the in-process engine. Before each run the cores other processes keep busy are sampled and printed next
+executors (spawning processes, starting Ray, loading the model once per worker), so small corpora favour
+the in-process executor. Before each run the cores other processes keep busy are sampled and printed next
 to the figure: on a shared machine the 2-worker rows mean little when another job holds a core.
 """
 
@@ -97,7 +97,9 @@ def bench_api(
     return out
 
 
-def bench_engines(model_name: str, device: str, corpus: Path, engines: list[str], work: Path) -> list[dict]:
+def bench_executors(
+    model_name: str, device: str, corpus: Path, executors: list[str], work: Path
+) -> list[dict]:
     import torch  # noqa: PLC0415
 
     from codec.models.encodec import EncodecModel  # noqa: PLC0415
@@ -107,33 +109,33 @@ def bench_engines(model_name: str, device: str, corpus: Path, engines: list[str]
     torch.save(EncodecModel.random(model_name).state_dict(), weights)
     config = TokenizeConfig(model=model_name, weights=str(weights), device=device)
     out = []
-    for engine in engines:
-        for workers in (1, 2) if engine != "inline" else (1,):
-            target = work / f"out-{engine}-{workers}"
+    for executor in executors:
+        for workers in (1, 2) if executor != "inline" else (1,):
+            target = work / f"out-{executor}-{workers}"
             shutil.rmtree(target, ignore_errors=True)
             others = common.external_load(1.0)
             start = time.perf_counter()
-            if engine == "ray":
+            if executor == "ray":
                 import ray  # noqa: PLC0415
 
                 ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False,
                          object_store_memory=100 * 1024 * 1024)  # fmt: skip
             try:
-                summary = tokenize(corpus, target, config, engine=engine, workers=workers, shard_size=8)
+                summary = tokenize(corpus, target, config, executor=executor, workers=workers, shard_size=8)
             finally:
-                if engine == "ray":
+                if executor == "ray":
                     ray.shutdown()
             wall = time.perf_counter() - start
             seconds = summary.progress.audio_seconds
             row = {
-                "engine": engine,
+                "executor": executor,
                 "workers": workers,
                 "audio_s": seconds,
                 "wall_s": wall,
                 "others_cores": others,
             }
             out.append(row)
-            print(f"  {engine:7s} {workers} worker(s) {seconds / wall:7.1f} h/h  (others busy: {others:.1f} cores)",
+            print(f"  {executor:7s} {workers} worker(s) {seconds / wall:7.1f} h/h  (others busy: {others:.1f} cores)",
                   flush=True)  # fmt: skip
     return out
 
@@ -186,15 +188,15 @@ def report(result: dict) -> str:
         "Pipeline (`codec.tokenize`, wall time including start-up and model loading):",
         "",
         common.markdown_table(
-            ["engine", "workers", "audio h / h", "others' cores"],
+            ["executor", "workers", "audio h / h", "others' cores"],
             [
                 [
-                    r["engine"],
+                    r["executor"],
                     str(r["workers"]),
                     f"{r['audio_s'] / r['wall_s']:.1f}",
                     f"{r['others_cores']:.1f}",
                 ]
-                for r in result["engines"]
+                for r in result["executors"]
             ],
         ),
     ]
@@ -218,7 +220,9 @@ def main() -> None:
     parser.add_argument("--seconds", default="2-6", help="clip length range, e.g. 2-6")
     parser.add_argument("--model", default="encodec_24khz")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--engines", default="inline,local,ray", help="pipeline engines to run (empty: none)")
+    parser.add_argument(
+        "--executors", default="inline,local,ray", help="pipeline executors to run (empty: none)"
+    )
     parser.add_argument("--no-api", action="store_true", help="skip the Python API comparison")
     parser.add_argument("--memory", type=int, default=0, help="also track RSS over a run of this many clips")
     parser.add_argument("--save-json", type=Path)
@@ -238,9 +242,9 @@ def main() -> None:
     try:
         corpus = work / "corpus"
         result["audio_s"] = make_corpus(corpus, args.clips, low, high, args.model)
-        engines = [e for e in args.engines.split(",") if e]
+        executors = [e for e in args.executors.split(",") if e]
         print("Pipeline:", flush=True)
-        result["engines"] = bench_engines(args.model, args.device, corpus, engines, work)
+        result["executors"] = bench_executors(args.model, args.device, corpus, executors, work)
         if args.memory:
             print("Memory:", flush=True)
             result["memory"] = bench_memory(args.model, args.memory, work)

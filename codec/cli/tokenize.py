@@ -1,9 +1,9 @@
 """`ecdc tokenize SRC OUT` and `ecdc detokenize SHARDS OUT`: whole datasets to codes and back.
 
 ecdc tokenize corpus/ codes/ -b 6                     a folder, in this process
-ecdc tokenize files.txt codes/ --engine local --workers 4
+ecdc tokenize files.txt codes/ --executor local --workers 4
 ecdc tokenize my_dataset/ codes/ --audio-column audio  a folder saved by `Dataset.save_to_disk`
-ecdc tokenize corpus/ codes/ --engine ray --address HOST:6379 --workers 16 --device cuda
+ecdc tokenize corpus/ codes/ --executor ray --address HOST:6379 --workers 16 --device cuda
 ecdc detokenize codes/ audio/                          one .wav per row
 """
 
@@ -25,7 +25,7 @@ OUT/errors/shard-*.parquet and do not stop the run."""
 
 
 def add_tokenize_parsers(sub: Any, model_type: Any, bandwidth_type: Any, devices: tuple[str, ...]) -> None:
-    from codec.tokenize.config import DEFAULT_SHARD_SIZE, ENGINES  # noqa: PLC0415
+    from codec.tokenize.config import DEFAULT_SHARD_SIZE, EXECUTORS  # noqa: PLC0415
 
     tok = sub.add_parser(
         "tokenize",
@@ -40,7 +40,12 @@ def add_tokenize_parsers(sub: Any, model_type: Any, bandwidth_type: Any, devices
     tok.add_argument("--model", type=model_type, default="encodec_24khz", help="24khz (default) or 48khz")
     tok.add_argument("-b", "--bandwidth", type=bandwidth_type, default=None, metavar="KBPS", help="default 6")
     tok.add_argument(
-        "--engine", choices=ENGINES, default="inline", help="where clips are coded (default inline)"
+        "--executor",
+        "--engine",  # its first name, kept so scripts written for it still run
+        dest="executor",
+        choices=EXECUTORS,
+        default="inline",
+        help="where clips are coded (default inline)",
     )
     tok.add_argument("--workers", type=int, default=1, help="worker processes or Ray actors (default 1)")
     tok.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
@@ -112,7 +117,7 @@ def run_tokenize(args: argparse.Namespace, stderr: TextIO) -> int:
         else (6.0 if 6.0 in spec.bandwidths else spec.bandwidths[0])
     )
     spec.check_bandwidth(bandwidth)
-    if args.engine != "ray":
+    if args.executor != "ray":
         resolve_device(args.device)  # a Ray cluster's workers may have devices this machine lacks
     config = TokenizeConfig(
         model=spec.name,
@@ -135,7 +140,7 @@ def run_tokenize(args: argparse.Namespace, stderr: TextIO) -> int:
         args.src,
         args.out,
         config,
-        engine=args.engine,
+        executor=args.executor,
         workers=args.workers,
         address=args.address,
         shard_size=args.shard_size,

@@ -1,6 +1,6 @@
 """Corpus-scale tokenization: audio datasets in, Parquet shards of EnCodec codes out (and back).
 
-`codec.tokenize.pipeline` runs a tokenization and its engines, `codec.tokenize.sources` lists clips
+`codec.tokenize.pipeline` runs a tokenization and its executors, `codec.tokenize.sources` lists clips
 (folders, file lists, `datasets` datasets), `codec.tokenize.shards` is the on-disk layout and the
 row <-> `EncodedAudio` mapping, `codec.tokenize.detokenize` decodes rows back to audio. Importing this
 package is cheap; pyarrow, torch and the sources load on first use of a name.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from codec.tokenize.config import ENGINES, TokenizeConfig, TokenizeError
+from codec.tokenize.config import EXECUTORS, TokenizeConfig, TokenizeError
 
 _LAZY = {
     "tokenize": "codec.tokenize.pipeline",
@@ -24,7 +24,7 @@ _LAZY = {
     "open_source": "codec.tokenize.sources",
 }
 
-__all__ = ["ENGINES", "TokenizeConfig", "TokenizeError", *_LAZY]
+__all__ = ["EXECUTORS", "TokenizeConfig", "TokenizeError", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -25,7 +25,7 @@ def require(module: str) -> None:
         ) from None
 
 
-ENGINES = ("inline", "local", "ray")
+EXECUTORS = ("inline", "local", "ray")
 DEFAULT_SHARD_SIZE = 256
 # Clips longer than this stream through the encoder block by block (the compress path) in flat memory;
 # shorter ones are decoded whole and batched.

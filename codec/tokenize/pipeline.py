@@ -1,10 +1,10 @@
 """Tokenize a corpus into codes: shards of clips run on a worker (in-process, local processes or Ray).
 
 The driver owns the output folder: it splits the source into shards of `shard_size` clips (by position,
-so a re-run makes the same shards), skips the shards already written, hands the others to the engine and
+so a re-run makes the same shards), skips the shards already written, hands the others to the executor and
 writes each result atomically as it arrives. A worker loads the model once and turns a shard's clips into
 the Parquet bytes of its data and errors tables; it never writes, so a retried or duplicated task cannot
-leave two copies, and the engines differ only in where `ShardWorker.run` executes.
+leave two copies, and the executors differ only in where `ShardWorker.run` executes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from codec.specs import get_spec
 from codec.tokenize.config import (
     BATCH_SAMPLES,
     DEFAULT_SHARD_SIZE,
-    ENGINES,
+    EXECUTORS,
     TokenizeConfig,
     TokenizeError,
     require,
@@ -76,7 +76,7 @@ class TokenizeProgress:
 class TokenizeSummary:
     out: Path
     progress: TokenizeProgress
-    engine: str
+    executor: str
     workers: int
     shards_written: list[int] = field(default_factory=list)
 
@@ -167,7 +167,7 @@ def _reason(exc: BaseException) -> str:
     return message if isinstance(exc, CodecError) and message else f"{type(exc).__name__}: {message}"
 
 
-# -------------------------------------------------------------------------------------------- engines
+# -------------------------------------------------------------------------------------------- executors
 
 Shard = tuple[int, list[ClipRef]]
 ShardIterator = Iterator[Shard]
@@ -288,7 +288,7 @@ def _ray(
     import ray.data  # noqa: PLC0415
 
     if source is None or ranges is None:
-        raise TokenizeError("The Ray engine needs the source and the shard ranges.")
+        raise TokenizeError("The Ray executor needs the source and the shard ranges.")
     if not ranges:
         return
     started = False
@@ -318,7 +318,11 @@ def _ray(
             ray.shutdown()
 
 
-_ENGINES: dict[str, Callable[..., Iterator[ShardResult]]] = {"inline": _inline, "local": _local, "ray": _ray}
+_EXECUTORS: dict[str, Callable[..., Iterator[ShardResult]]] = {
+    "inline": _inline,
+    "local": _local,
+    "ray": _ray,
+}
 
 
 # -------------------------------------------------------------------------------------------- driver
@@ -329,7 +333,7 @@ def tokenize(
     out: StrPath,
     config: TokenizeConfig | None = None,
     *,
-    engine: str = "inline",
+    executor: str = "inline",
     workers: int = 1,
     address: str | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
@@ -346,8 +350,8 @@ def tokenize(
     spec = get_spec(config.model)
     spec.check_bandwidth(config.bandwidth)
     config = TokenizeConfig(**{**asdict(config), "model": spec.name})
-    if engine not in _ENGINES:
-        raise TokenizeError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
+    if executor not in _EXECUTORS:
+        raise TokenizeError(f"Unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}.")
     if workers < 1 or shard_size < 1:
         raise TokenizeError("workers and shard size must be at least 1.")
     source: Source = open_source(src, audio_column, id_column, split)
@@ -381,9 +385,9 @@ def tokenize(
     started = time.monotonic()
     written: list[int] = []
     if not pending:
-        return TokenizeSummary(out, state, engine, workers)
+        return TokenizeSummary(out, state, executor, workers)
     ranges = [(i, i * shard_size, min(count, (i + 1) * shard_size)) for i in pending]
-    runner = _ENGINES[engine](config, shards(), workers, address=address, source=source, ranges=ranges)
+    runner = _EXECUTORS[executor](config, shards(), workers, address=address, source=source, ranges=ranges)
     try:
         for result in runner:
             check_cancel(cancel)
@@ -405,4 +409,4 @@ def tokenize(
         if close is not None:
             close()
     state.elapsed_s = time.monotonic() - started
-    return TokenizeSummary(out, state, engine, workers, shards_written=written)
+    return TokenizeSummary(out, state, executor, workers, shards_written=written)

@@ -213,7 +213,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert err.startswith("ecdc: error: ") and err.count("\n") == 1
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["tokenize", str(empty), str(tmp_path / "out"), "--engine", "inline"]) == 1
+    assert main(["tokenize", str(empty), str(tmp_path / "out"), "--executor", "inline"]) == 1
     assert "holds no audio files" in capsys.readouterr().err
     assert main(["tokenize", str(empty), str(tmp_path / "out"), "-b", "5"]) == 1
     assert "does not support 5 kbps" in capsys.readouterr().err
@@ -253,7 +253,7 @@ def test_local_processes_match_inline_and_survive_a_killed_worker(corpus, tmp_pa
                 return
 
     local = tokenize(
-        corpus, tmp_path / "local", config, engine="local", workers=2, shard_size=1, progress=kill_a_worker
+        corpus, tmp_path / "local", config, executor="local", workers=2, shard_size=1, progress=kill_a_worker
     )
     assert killed
     assert local.progress.shards_done == inline.progress.shards_total == 6

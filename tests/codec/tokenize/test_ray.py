@@ -1,4 +1,4 @@
-"""The Ray engine on a real two-node Ray cluster on 127.0.0.1: complete, identical output, and a worker
+"""The Ray executor on a real two-node Ray cluster on 127.0.0.1: complete, identical output, and a worker
 process killed mid-run is retried with nothing lost or duplicated.
 
 The cluster is two `ray start --block` processes (a head and a second node joining it with its own
@@ -200,7 +200,7 @@ def test_two_node_ray_cluster_matches_local_and_survives_a_killed_worker(
         corpus,
         tmp_path / "ray",
         config,
-        engine="ray",
+        executor="ray",
         workers=2,
         address=address,
         shard_size=SHARD,
@@ -235,7 +235,7 @@ def test_ray_reads_a_datasets_dataset_on_the_workers(cluster, corpus, tmp_path, 
         dataset,
         tmp_path / "ray",
         config,
-        engine="ray",
+        executor="ray",
         workers=2,
         address=cluster[0],
         shard_size=8,
