@@ -1,4 +1,6 @@
-"""Run a causal SEANet stack block by block, carrying state, so memory does not grow with file length.
+"""Streaming helpers kept apart from the model (as audiocraft does).
+
+Causal SEANet stacks run block by block, carrying state, so memory does not grow with file length.
 
 Each layer of the 24 kHz model gets a small state machine:
 - a convolution keeps the input samples its next window still needs (and pads like the whole-file path:
@@ -7,11 +9,18 @@ Each layer of the 24 kHz model gets a small state machine:
 - the LSTM keeps its hidden state.
 The result equals the whole-file computation up to float rounding (gemms of other sizes round differently),
 which the tests bound: codes >= 99.9 % identical, decoded audio far above 40 dB SNR.
+
+Segmented models (48 kHz) use the rest: `overlap_add_stream` (the reference's overlap-add, one segment at a
+time), `groups` (segments batched by index), `parallel` / `OrderedPool` (independent segments on worker
+threads, results in order), and `GrowingCodes` (a file's codes in one growing buffer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -27,6 +36,8 @@ from codec.modules.lstm import SLSTM
 from codec.modules.seanet import ResidualUnit
 
 Stream = Callable[[torch.Tensor, bool], torch.Tensor]
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 class _ConvStream:
@@ -149,3 +160,119 @@ def make_stream(module: nn.Module) -> Stream:
     if isinstance(module, (nn.ELU, nn.Identity)):
         return _stateless(module)
     raise TypeError(f"{type(module).__name__} cannot stream.")
+
+
+# -- segmented models: overlap-add, groups, worker threads; codes in one buffer ------------------------
+
+
+def overlap_add_stream(
+    frames: Iterable[torch.Tensor], stride: int, count: int, length: int
+) -> Iterator[torch.Tensor]:
+    """The reference's overlap-add (triangular weights, sum(w * frame) / sum(w), weights from the first
+    frame's length), one segment at a time: each yielded block is final as soon as the next segment starts.
+    The additions happen in the same order as the reference's, so the samples are identical."""
+    weight: torch.Tensor | None = None
+    carry: torch.Tensor | None = None  # weighted sum and weight total of the overlap still open
+    carry_weight: torch.Tensor | None = None
+    emitted = 0
+    for index, frame in enumerate(frames):
+        if weight is None:
+            t = torch.linspace(0, 1, frame.shape[-1] + 2, dtype=frame.dtype)[1:-1]
+            weight = 0.5 - (t - 0.5).abs()
+        n = frame.shape[-1]
+        total = torch.zeros(frame.shape[0], n, dtype=frame.dtype)
+        weights = torch.zeros(n, dtype=frame.dtype)
+        if carry is not None and carry_weight is not None:
+            overlap = min(carry.shape[-1], n)
+            total[:, :overlap] += carry[:, :overlap]
+            weights[:overlap] += carry_weight[:overlap]
+        total += weight[:n] * frame
+        weights += weight[:n]
+        done = n if index == count - 1 else min(stride, n)
+        carry, carry_weight = total[:, done:], weights[done:]
+        out = (total[:, :done] / weights[:done])[:, : max(0, length - emitted)]
+        emitted += out.shape[-1]
+        yield out
+
+
+class GrowingCodes:
+    """Codes [K, T] appended block by block into one buffer that grows by doubling.
+
+    Keeping thousands of small per-block tensors alive between the large, short-lived activations of each
+    block fragments the heap: RSS then grows with the file's length although little memory is in use.
+    """
+
+    def __init__(self, num_codebooks: int, expected_frames: int) -> None:
+        self.buffer = torch.empty(num_codebooks, max(1, expected_frames), dtype=torch.int64)
+        self.frames = 0
+
+    def append(self, codes: torch.Tensor) -> None:
+        end = self.frames + codes.shape[-1]
+        if end > self.buffer.shape[-1]:
+            grown = torch.empty(self.buffer.shape[0], max(end, 2 * self.buffer.shape[-1]), dtype=torch.int64)
+            grown[:, : self.frames] = self.buffer[:, : self.frames]
+            self.buffer = grown
+        self.buffer[:, self.frames : end] = codes
+        self.frames = end
+
+    def result(self) -> torch.Tensor:
+        return self.buffer[:, : self.frames].clone()
+
+
+def groups(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    """Consecutive items in groups of `size` by index (so grouping never depends on how input arrived),
+    split further where the segment length changes (only equal lengths batch)."""
+
+    def length(item: object) -> int:
+        tensor = item[0] if isinstance(item, tuple) else item
+        return int(tensor.shape[-1])
+
+    group: list[_Item] = []
+    for index, item in enumerate(items):
+        if group and (index % size == 0 or length(item) != length(group[0])):
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group
+
+
+class OrderedPool:
+    """map() over a bounded window of in-flight items, results in order; inline when single-threaded."""
+
+    def __init__(self, executor: ThreadPoolExecutor | None, window: int) -> None:
+        self.executor = executor
+        self.window = window
+
+    def map_ordered(self, fn: Callable[[_Item], _Result], items: Iterable[_Item]) -> Iterator[_Result]:
+        if self.executor is None:
+            for item in items:
+                yield fn(item)
+            return
+        futures = []
+        for item in items:
+            futures.append(self.executor.submit(fn, item))
+            if len(futures) >= self.window:
+                yield futures.pop(0).result()
+        for future in futures:
+            yield future.result()
+
+
+@contextmanager
+def parallel(workers: int | None) -> Iterator[OrderedPool]:
+    """Independent segments on `workers` threads, each with single-threaded torch ops.
+
+    One segment per core beats splitting each small convolution across cores, and single-threaded ops
+    give the same numbers as the whole-file path.
+    """
+    workers = workers or torch.get_num_threads()
+    if workers <= 1:
+        yield OrderedPool(None, 1)
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="encodec-segment") as executor:
+            yield OrderedPool(executor, 2 * workers)
+    finally:
+        torch.set_num_threads(previous)

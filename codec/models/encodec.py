@@ -7,11 +7,8 @@ the whole file for the 24 and 32 kHz models, 1 s chunks with 1 % overlap for the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import torch
 from torch import nn
@@ -23,10 +20,7 @@ from codec.progress import CancelToken, ProgressCallback, check_cancel, report
 from codec.quantization.init import fill_codebooks_from_latents, probe_latents
 from codec.quantization.rvq import ResidualVectorQuantizer
 from codec.specs import ModelSpec, get_spec
-from codec.streaming import make_stream
-
-_Item = TypeVar("_Item")
-_Result = TypeVar("_Result")
+from codec.streaming import GrowingCodes, groups, make_stream, overlap_add_stream, parallel
 
 # Decoding batches this many 48 kHz segments: the LSTM's recurrent step is memory-bound, so a batch of 8
 # costs about what one segment does. Decoded audio may differ from unbatched by float rounding only.
@@ -258,7 +252,7 @@ class EncodecModel(nn.Module):
     ) -> EncodedAudio:
         block_size = ENCODE_BLOCK_FRAMES * self.spec.hop_length
         encoder = make_stream(self.encoder.layers)
-        codes = _GrowingCodes(num_codebooks, self.spec.frames_for_length(total_length or block_size))
+        codes = GrowingCodes(num_codebooks, self.spec.frames_for_length(total_length or block_size))
         length = 0
 
         def run(piece: torch.Tensor, final: bool) -> None:
@@ -322,8 +316,8 @@ class EncodecModel(nn.Module):
                 lengths.append(lengths[-1] + segment.shape[-1])
                 yield segment
 
-        with _parallel(workers) as pool:
-            for results in pool.map_ordered(encode_group, _groups(tracked(), segment_batch)):
+        with parallel(workers) as pool:
+            for results in pool.map_ordered(encode_group, groups(tracked(), segment_batch)):
                 for segment_codes, scale in results:
                     codes.append(segment_codes)
                     scales.append(scale)
@@ -393,9 +387,9 @@ class EncodecModel(nn.Module):
         batch = max(1, min(DECODE_SEGMENT_BATCH, -(-len(encoded.codes) // threads)))
 
         def frames() -> Iterator[torch.Tensor]:
-            with _parallel(workers) as pool:
-                groups = pool.map_ordered(decode_group, _groups(zip(encoded.codes, scales), batch))
-                for index, frame in enumerate(frame for group in groups for frame in group):
+            with parallel(workers) as pool:
+                decoded = pool.map_ordered(decode_group, groups(zip(encoded.codes, scales), batch))
+                for index, frame in enumerate(frame for group in decoded for frame in group):
                     report(progress, index + 1, len(encoded.codes))
                     check_cancel(cancel)
                     yield frame.cpu()
@@ -403,118 +397,5 @@ class EncodecModel(nn.Module):
         yield from overlap_add_stream(frames(), stride, len(encoded.codes), encoded.length)
 
 
-def overlap_add_stream(
-    frames: Iterable[torch.Tensor], stride: int, count: int, length: int
-) -> Iterator[torch.Tensor]:
-    """The reference's overlap-add (triangular weights, sum(w * frame) / sum(w), weights from the first
-    frame's length), one segment at a time: each yielded block is final as soon as the next segment starts.
-    The additions happen in the same order as the reference's, so the samples are identical."""
-    weight: torch.Tensor | None = None
-    carry: torch.Tensor | None = None  # weighted sum and weight total of the overlap still open
-    carry_weight: torch.Tensor | None = None
-    emitted = 0
-    for index, frame in enumerate(frames):
-        if weight is None:
-            t = torch.linspace(0, 1, frame.shape[-1] + 2, dtype=frame.dtype)[1:-1]
-            weight = 0.5 - (t - 0.5).abs()
-        n = frame.shape[-1]
-        total = torch.zeros(frame.shape[0], n, dtype=frame.dtype)
-        weights = torch.zeros(n, dtype=frame.dtype)
-        if carry is not None and carry_weight is not None:
-            overlap = min(carry.shape[-1], n)
-            total[:, :overlap] += carry[:, :overlap]
-            weights[:overlap] += carry_weight[:overlap]
-        total += weight[:n] * frame
-        weights += weight[:n]
-        done = n if index == count - 1 else min(stride, n)
-        carry, carry_weight = total[:, done:], weights[done:]
-        out = (total[:, :done] / weights[:done])[:, : max(0, length - emitted)]
-        emitted += out.shape[-1]
-        yield out
-
-
-class _GrowingCodes:
-    """Codes [K, T] appended block by block into one buffer that grows by doubling.
-
-    Keeping thousands of small per-block tensors alive between the large, short-lived activations of each
-    block fragments the heap: RSS then grows with the file's length although little memory is in use.
-    """
-
-    def __init__(self, num_codebooks: int, expected_frames: int) -> None:
-        self.buffer = torch.empty(num_codebooks, max(1, expected_frames), dtype=torch.int64)
-        self.frames = 0
-
-    def append(self, codes: torch.Tensor) -> None:
-        end = self.frames + codes.shape[-1]
-        if end > self.buffer.shape[-1]:
-            grown = torch.empty(self.buffer.shape[0], max(end, 2 * self.buffer.shape[-1]), dtype=torch.int64)
-            grown[:, : self.frames] = self.buffer[:, : self.frames]
-            self.buffer = grown
-        self.buffer[:, self.frames : end] = codes
-        self.frames = end
-
-    def result(self) -> torch.Tensor:
-        return self.buffer[:, : self.frames].clone()
-
-
 def _lstm_index(layers: nn.Sequential) -> int:
     return next(i for i, layer in enumerate(layers) if isinstance(layer, SLSTM))
-
-
-def _groups(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
-    """Consecutive items in groups of `size` by index (so grouping never depends on how input arrived),
-    split further where the segment length changes (only equal lengths batch)."""
-
-    def length(item: object) -> int:
-        tensor = item[0] if isinstance(item, tuple) else item
-        return int(tensor.shape[-1])
-
-    group: list[_Item] = []
-    for index, item in enumerate(items):
-        if group and (index % size == 0 or length(item) != length(group[0])):
-            yield group
-            group = []
-        group.append(item)
-    if group:
-        yield group
-
-
-class _OrderedPool:
-    """map() over a bounded window of in-flight items, results in order; inline when single-threaded."""
-
-    def __init__(self, executor: ThreadPoolExecutor | None, window: int) -> None:
-        self.executor = executor
-        self.window = window
-
-    def map_ordered(self, fn: Callable[[_Item], _Result], items: Iterable[_Item]) -> Iterator[_Result]:
-        if self.executor is None:
-            for item in items:
-                yield fn(item)
-            return
-        futures = []
-        for item in items:
-            futures.append(self.executor.submit(fn, item))
-            if len(futures) >= self.window:
-                yield futures.pop(0).result()
-        for future in futures:
-            yield future.result()
-
-
-@contextmanager
-def _parallel(workers: int | None) -> Iterator[_OrderedPool]:
-    """Independent segments on `workers` threads, each with single-threaded torch ops.
-
-    One segment per core beats splitting each small convolution across cores, and single-threaded ops
-    give the same numbers as the whole-file path.
-    """
-    workers = workers or torch.get_num_threads()
-    if workers <= 1:
-        yield _OrderedPool(None, 1)
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="encodec-segment") as executor:
-            yield _OrderedPool(executor, 2 * workers)
-    finally:
-        torch.set_num_threads(previous)
