@@ -1,0 +1,25 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from codec.modules.conv import pad1d
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 5, 8, 13])
+@pytest.mark.parametrize("left", [0, 1, 3, 6])
+@pytest.mark.parametrize("right", [0, 1, 4])
+def test_reflect_pad_equals_torch_and_pads_short_inputs(length, left, right):
+    x = torch.randn(2, 3, length)
+    out = pad1d(x, left, right)
+    assert out.shape == (2, 3, length + left + right)
+    if length > max(left, right):
+        assert torch.equal(out, F.pad(x, (left, right), "reflect"))
+    else:  # too short to reflect: zero-extended first, then reflected, then the extension dropped
+        extra = max(left, right) - length + 1
+        expected = F.pad(F.pad(x, (0, extra)), (left, right), "reflect")[..., : length + left + right]
+        assert torch.equal(out, expected)
+
+
+def test_zero_padding_is_passed_to_torch():
+    x = torch.randn(1, 2, 5)
+    assert torch.equal(pad1d(x, 2, 1, "constant"), F.pad(x, (2, 1)))
