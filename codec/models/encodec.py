@@ -7,12 +7,14 @@ the whole file for the 24 and 32 kHz models, 1 s chunks with 1 % overlap for the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from codec.device import tune_cpu_allocator
 from codec.modules.lstm import SLSTM
 from codec.modules.seanet import SEANetDecoder, SEANetEncoder
 from codec.modules.transform import TransformDecoder, TransformEncoder
@@ -24,9 +26,19 @@ from codec.streaming import GrowingCodes, groups, make_stream, overlap_add_strea
 
 # Decoding batches this many 48 kHz segments: the LSTM's recurrent step is memory-bound, so a batch of 8
 # costs about what one segment does. Decoded audio may differ from unbatched by float rounding only.
-# Encoding stays unbatched by default: batching changes the LSTM's rounding and could flip a near-tie code,
-# and codes bit-identical with Meta's encoder are worth more than the speed (`segment_batch` opts in).
 DECODE_SEGMENT_BATCH = 8
+
+# The fast mode (the default, see "Exactness policy" in docs/ARCHITECTURE.md) encodes this many 48 kHz
+# segments as one batch. Batching changes the LSTM's and the quantizer's rounding and can flip a near-tie
+# code; the exact mode (`exact=True`, or ECDC_EXACT=1 for new models) encodes one segment at a time with the
+# reference's ops, giving codes bit-identical with Meta's encoder.
+FAST_SEGMENT_BATCH = 8
+
+
+def exact_by_default() -> bool:
+    """Whether new models start in the exact mode: ECDC_EXACT set to anything but "" or "0"."""
+    return os.environ.get("ECDC_EXACT", "").strip() not in ("", "0")
+
 
 # Streaming block sizes in frames (75 = 1 s at 24 kHz), measured best on one core: activations stay in cache,
 # and every block is longer than any layer's left padding.
@@ -81,6 +93,10 @@ class EncodecModel(nn.Module):
             self.encoder = SEANetEncoder(spec)
             self.decoder = SEANetDecoder(spec)
         self.quantizer = ResidualVectorQuantizer(spec.dimension, spec.max_codebooks, spec.codebook_size)
+        # Exact: codes bit-identical with the reference (its op sequence, one segment at a time). Fast (the
+        # default): bounded by the tests to >= 99.9 % identical codes and >= 60 dB SNR of decoded audio.
+        self.exact = exact_by_default()
+        tune_cpu_allocator()
 
     @classmethod
     def random(cls, name: str | ModelSpec, seed: int = 0) -> EncodecModel:
@@ -101,6 +117,14 @@ class EncodecModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def _is_exact(self, exact: bool | None) -> bool:
+        return self.exact if exact is None else exact
+
+    def _segment_batch(self, exact: bool | None, segment_batch: int | None) -> int:
+        if segment_batch is not None:
+            return max(1, segment_batch)
+        return 1 if self._is_exact(exact) else FAST_SEGMENT_BATCH
 
     # -- encoding ---------------------------------------------------------------------------------------
 
@@ -149,17 +173,20 @@ class EncodecModel(nn.Module):
         bandwidth: float,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        exact: bool | None = None,
     ) -> EncodedAudio:
         """Encode `audio` [C, T] (model rate and channels) at `bandwidth` kbps.
 
         Segmented models (48 kHz) run their segments on worker threads with single-threaded ops, exactly as
-        `encode_stream` does, so both give identical codes whatever the block sizes.
+        `encode_stream` does, so both give identical codes whatever the block sizes. `exact` (default:
+        `self.exact`) picks the exact mode or the fast one.
         """
         num_codebooks = self.spec.codebooks_for_bandwidth(bandwidth)
         audio = self._prepare_input(audio)
         if self.spec.segment is not None:
+            batch = self._segment_batch(exact, None)
             return self._encode_segments_stream(
-                iter([audio]), bandwidth, num_codebooks, audio.shape[-1], progress, cancel, None
+                iter([audio]), bandwidth, num_codebooks, audio.shape[-1], progress, cancel, None, batch
             )
         check_cancel(cancel)
         codes, _ = self.encode_segment(audio, num_codebooks)
@@ -219,25 +246,28 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         workers: int | None = None,
-        segment_batch: int = 1,
+        segment_batch: int | None = None,
+        exact: bool | None = None,
     ) -> EncodedAudio:
         """Encode audio arriving as [C, n] blocks of any size; memory stays flat for the 24/48 kHz models.
 
         `total_length` (samples, when known) only scales progress. 48 kHz segments are encoded on `workers`
-        threads (default: torch's thread count), each single-threaded, giving the same codes as `encode`;
-        `segment_batch` > 1 batches segments (faster, codes may differ from Meta's in rare near-ties).
+        threads (default: torch's thread count), each single-threaded, giving the same codes as `encode`.
+        `exact` (default: `self.exact`): the exact mode encodes one segment at a time (codes bit-identical
+        with Meta's), the fast one `FAST_SEGMENT_BATCH` at a time; `segment_batch` overrides either.
         """
         num_codebooks = self.spec.codebooks_for_bandwidth(bandwidth)
         blocks = (self._prepare_input(block) for block in blocks if block.shape[-1] > 0)
         if self.spec.segment is not None:
+            batch = self._segment_batch(exact, segment_batch)
             return self._encode_segments_stream(
-                blocks, bandwidth, num_codebooks, total_length, progress, cancel, workers, segment_batch
+                blocks, bandwidth, num_codebooks, total_length, progress, cancel, workers, batch
             )
         if not self.can_stream_exactly:
             pieces = list(blocks)
             if not pieces:
                 raise ValueError("Cannot encode empty audio.")
-            return self.encode(torch.cat(pieces, dim=-1), bandwidth, progress, cancel)
+            return self.encode(torch.cat(pieces, dim=-1), bandwidth, progress, cancel, exact)
         return self._encode_causal_stream(blocks, bandwidth, num_codebooks, total_length, progress, cancel)
 
     @torch.inference_mode()
