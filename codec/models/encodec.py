@@ -24,8 +24,8 @@ from codec.quantization.rvq import ResidualVectorQuantizer
 from codec.specs import ModelSpec, get_spec
 from codec.streaming import GrowingCodes, groups, make_stream, overlap_add_stream, parallel
 
-# Decoding batches this many 48 kHz segments: the LSTM's recurrent step is memory-bound, so a batch of 8
-# costs about what one segment does. Decoded audio may differ from unbatched by float rounding only.
+# The fast mode decodes this many 48 kHz segments through the LSTM as one batch (the exact mode one at a
+# time): a batch of 8 costs a fraction of 8 single segments. Decoded audio differs by float rounding only.
 DECODE_SEGMENT_BATCH = 8
 
 # The fast mode (the default, see "Exactness policy" in docs/ARCHITECTURE.md) encodes this many 48 kHz
@@ -220,12 +220,14 @@ class EncodecModel(nn.Module):
         encoded: EncodedAudio,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        exact: bool | None = None,
     ) -> torch.Tensor:
         """Waveform [C, encoded.length] of `encoded` (segmented models: the same path as `decode_stream`)."""
         if encoded.model != self.spec.name:
             raise ValueError(f"These codes were made by {encoded.model}, not {self.spec.name}.")
         if self.spec.segment is not None:
-            return torch.cat(list(self._decode_segments_stream(encoded, progress, cancel, None)), dim=-1)
+            blocks = self._decode_segments_stream(encoded, progress, cancel, None, self._is_exact(exact))
+            return torch.cat(list(blocks), dim=-1)
         check_cancel(cancel)
         out = self.decode_segment(encoded.codes[0])
         report(progress, 1, 1)
@@ -348,11 +350,11 @@ class EncodecModel(nn.Module):
 
         with parallel(workers) as pool:
             for results in pool.map_ordered(encode_group, groups(tracked(), segment_batch)):
-                for segment_codes, scale in results:
+                for segment_codes, scale in results:  # per segment, also when they come in batches
                     codes.append(segment_codes)
                     scales.append(scale)
-                report(progress, len(codes), max(total_segments, len(codes)))
-                check_cancel(cancel)
+                    report(progress, len(codes), max(total_segments, len(codes)))
+                    check_cancel(cancel)
         if not codes:
             raise ValueError("Cannot encode empty audio.")
         length = (len(codes) - 1) * stride + (lengths[-1] - lengths[-2])
@@ -364,16 +366,20 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         workers: int | None = None,
+        exact: bool | None = None,
     ) -> Iterator[torch.Tensor]:
-        """Yield the waveform of `encoded` as consecutive [C, n] blocks adding up to `encoded.length` samples."""
+        """Yield the waveform of `encoded` as consecutive [C, n] blocks adding up to `encoded.length` samples.
+
+        `exact` (default: `self.exact`): 48 kHz segments one at a time, or (fast) `DECODE_SEGMENT_BATCH`
+        segments through the LSTM together; the two differ by float rounding only."""
         if encoded.model != self.spec.name:
             raise ValueError(f"These codes were made by {encoded.model}, not {self.spec.name}.")
         if self.spec.segment is not None:
-            yield from self._decode_segments_stream(encoded, progress, cancel, workers)
+            yield from self._decode_segments_stream(encoded, progress, cancel, workers, self._is_exact(exact))
         elif self.can_stream_exactly:
             yield from self._decode_causal_stream(encoded, progress, cancel)
         else:
-            yield self.decode(encoded, progress, cancel)
+            yield self.decode(encoded, progress, cancel, exact)
 
     def _decode_causal_stream(
         self, encoded: EncodedAudio, progress: ProgressCallback | None, cancel: CancelToken | None
@@ -403,6 +409,7 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
         workers: int | None,
+        exact: bool = False,
     ) -> Iterator[torch.Tensor]:
         stride = self.spec.segment_stride
         assert stride is not None
@@ -414,7 +421,7 @@ class EncodecModel(nn.Module):
 
         # Big batches amortise the LSTM, but every worker needs a share: a short file is split between them.
         threads = workers or torch.get_num_threads()
-        batch = max(1, min(DECODE_SEGMENT_BATCH, -(-len(encoded.codes) // threads)))
+        batch = 1 if exact else max(1, min(DECODE_SEGMENT_BATCH, -(-len(encoded.codes) // threads)))
 
         def frames() -> Iterator[torch.Tensor]:
             with parallel(workers) as pool:
