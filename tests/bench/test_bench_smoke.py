@@ -59,8 +59,10 @@ def test_safe_length_avoids_reference_frame_count_bug():
 
 
 def test_speed_targets():
-    assert bench_speed.target("encodec_24khz", "short", 1, "encode") == 1.5
+    assert bench_speed.target("encodec_24khz", "short", 1, "encode") == 2.0
     assert bench_speed.target("encodec_24khz", "long", 1, "decode") == 2.0
+    assert bench_speed.target("encodec_48khz", "short", 1, "decode") == 1.5
+    assert bench_speed.target("encodec_48khz", "long", 1, "encode") == 1.5
     assert bench_speed.target("encodec_48khz", "short", 2, "encode") == 2.0
     assert bench_speed.target("encodec_24khz", "short", 2, "encode") is None
     assert bench_speed.target("encodec_48khz", "lm", 1, "compress") == 4.0
@@ -81,7 +83,9 @@ def test_speed_harness_end_to_end(tmp_path, capsys):
         for op in bench_speed.OPS:
             assert (model, "short", op, bench_speed.OURS) in kinds
         assert (model, "lm", "compress", bench_speed.OURS) in kinds
-    assert ("encodec_48khz", "short", "encode", bench_speed.OURS_BATCH) in kinds
+    assert ("encodec_48khz", "short", "encode", bench_speed.OURS_EXACT) in kinds
+    assert ("encodec_24khz", "short", "decode", bench_speed.OURS_EXACT) in kinds
+    assert any("exact mode: .ecdc bytes identical" in c for c in results.checks), results.checks
     assert ("encodec_24khz", "long", "decompress", bench_speed.OURS) in kinds
     assert all(row.ratio > 0 for row in table)
     assert results.checks and not any("DIFFERENT" in c or "FAILED" in c for c in results.checks), (
