@@ -28,7 +28,7 @@ from torch import nn
 from codec.modules.conv import (
     SConv1d,
     SConvTranspose1d,
-    conv_transpose1d_overlap,
+    conv_transpose1d,
     extra_padding_for_conv1d,
     pad1d,
 )
@@ -93,7 +93,7 @@ class _ConvTransposeStream:
             y = x.new_zeros(x.shape[0], self.conv.out_channels, 0)
         else:
             # Bias is added once per output sample, after the overlapping tails have been summed.
-            y = conv_transpose1d_overlap(x, self.conv.weight, self.stride)
+            y = conv_transpose1d(x, self.conv.weight, None, self.stride)
             if self.pending is not None:
                 y[..., : self.pending.shape[-1]] += self.pending
             complete = frames * self.stride

@@ -98,11 +98,15 @@ def conv_transpose1d_overlap(x: torch.Tensor, weight: torch.Tensor, stride: int)
     return out.view(batch, (frames + taps - 1) * stride, out_channels).transpose(1, 2)
 
 
-# Outputs at least this long take the polyphase path; shorter ones torch's own transposed convolution.
+# Outputs at least this long take the polyphase path; inputs of at most OVERLAP_MAX_FRAMES frames (live
+# streams) the GEMM with overlap-add; the rest torch's own transposed convolution.
 POLYPHASE_MIN_OUTPUT = 16_384
+OVERLAP_MAX_FRAMES = 16
 
 
-def conv_transpose1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int) -> torch.Tensor:
+def conv_transpose1d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int
+) -> torch.Tensor:
     """ConvTranspose1d (untrimmed, with bias) by whichever way was measured fastest for the shape.
 
     One core of an AMD EPYC (Zen 4), [1, C, T] per 48 kHz segment: torch's own op beats the GEMM with
@@ -112,13 +116,17 @@ def conv_transpose1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, 
     """
     kernel = weight.shape[-1]
     taps = kernel // stride
-    if taps * stride == kernel and x.shape[-1] * stride >= POLYPHASE_MIN_OUTPUT:
-        return _polyphase_conv_transpose1d(x, weight, bias, stride)
+    if taps * stride == kernel:
+        if x.shape[-1] * stride >= POLYPHASE_MIN_OUTPUT:
+            return _polyphase_conv_transpose1d(x, weight, bias, stride)
+        if x.shape[-1] <= OVERLAP_MAX_FRAMES:  # a live stream's few frames: the cached GEMM matrix wins
+            y = conv_transpose1d_overlap(x, weight, stride)
+            return y if bias is None else y + bias[:, None]
     return F.conv_transpose1d(x, weight, bias, stride)
 
 
 def _polyphase_conv_transpose1d(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int
 ) -> torch.Tensor:
     """Output phase p of frame t is sum_j W[:, :, p + j * stride]^T x[t - j]: one ordinary convolution with
     `stride` times the output channels over `kernel / stride` taps, then the phases interleaved."""
@@ -126,7 +134,7 @@ def _polyphase_conv_transpose1d(
     taps = kernel // stride
     matrix = _polyphase_weight(weight, stride)
     y = F.conv1d(
-        F.pad(x, (taps - 1, taps - 1)), matrix, bias.repeat(stride)
+        F.pad(x, (taps - 1, taps - 1)), matrix, None if bias is None else bias.repeat(stride)
     )  # [B, stride * out, F + taps - 1]
     batch, _, frames = y.shape
     return y.view(batch, stride, out_channels, frames).permute(0, 2, 3, 1).reshape(batch, out_channels, -1)
