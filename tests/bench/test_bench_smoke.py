@@ -169,3 +169,18 @@ def test_portable_size_bench_codes_both_formats(tmp_path, capsys):
         bench_portable.sizes(tmp_path / "lm.th", tmp_path / "codes.pt", name)
         out = capsys.readouterr().out
         assert "2 code sequences, 350 frames" in out and "portable LM (version 1)" in out
+
+
+def test_profile_groups_ops_and_profiles_every_side(tmp_path):
+    from bench import bench_profile
+
+    assert bench_profile.kind_of("aten::mkldnn_convolution") == "convolutions"
+    assert bench_profile.kind_of("aten::mkldnn_rnn_layer") == "LSTM"
+    assert bench_profile.kind_of("aten::elu") == "ELU"
+    assert bench_profile.kind_of("aten::cat") == "padding and copies"
+    assert bench_profile.kind_of("aten::add") == bench_profile.OTHER
+    table = bench_profile.run(["encodec_24khz"], 0.5, tmp_path)
+    assert [row[1] for row in table] == [
+        side for side in ("ours (fast default)", "ours, exact mode", "reference") for _ in "ed"
+    ]
+    assert all(row[-1].startswith("**") for row in table)
