@@ -41,10 +41,17 @@ _Result = TypeVar("_Result")
 
 
 class _ConvStream:
-    def __init__(self, layer: SConv1d) -> None:
+    """A causal convolution's input buffer; with `elu` (the fast mode), the ELU before it too.
+
+    Fused, the ELU writes straight into the buffer's concatenation, saving one pass over every block. Its
+    values can differ from a separate ELU's in the last bit (rows end in torch's scalar tail), so the exact
+    mode keeps the two apart."""
+
+    def __init__(self, layer: SConv1d, elu: nn.ELU | None = None) -> None:
         if not layer.causal or layer.norm is not None:
             raise ValueError("Only causal convolutions without group norm can stream.")
         self.layer = layer
+        self.elu = elu
         conv = layer.conv
         self.kernel, self.stride, self.dilation = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
         self.span = (self.kernel - 1) * self.dilation + 1
@@ -57,10 +64,16 @@ class _ConvStream:
         right = 0
         if final:
             right = extra_padding_for_conv1d(self.total, self.kernel, self.stride, layer.padding_total)
-        if self.buffer is None:
-            x = pad1d(x, layer.padding_total, right, layer.pad_mode)
+        if self.elu is not None and self.buffer is not None and not right:
+            kept = self.buffer.shape[-1]
+            joined = x.new_empty(x.shape[0], x.shape[1], kept + x.shape[-1])
+            joined[..., :kept] = self.buffer
+            torch._C._nn.elu(x, self.elu.alpha, 1.0, 1.0, out=joined[..., kept:])
+            x = joined
+        elif self.buffer is None:
+            x = pad1d(x if self.elu is None else self.elu(x), layer.padding_total, right, layer.pad_mode)
         else:
-            x = torch.cat([self.buffer, x], dim=-1)
+            x = torch.cat([self.buffer, x if self.elu is None else self.elu(x)], dim=-1)
             if right:
                 x = pad1d(x, 0, right, layer.pad_mode)
         windows = (x.shape[-1] - self.span) // self.stride + 1 if x.shape[-1] >= self.span else 0
@@ -122,8 +135,18 @@ class _LSTMStream:
 
 
 class _SequenceStream:
-    def __init__(self, layers: nn.Sequential | list[nn.Module]) -> None:
-        self.streams = [make_stream(layer) for layer in layers]
+    def __init__(self, layers: nn.Sequential | list[nn.Module], fast: bool = False) -> None:
+        layers = list(layers)
+        self.streams: list[Stream] = []
+        index = 0
+        while index < len(layers):
+            layer, after = layers[index], layers[index + 1] if index + 1 < len(layers) else None
+            if fast and isinstance(layer, nn.ELU) and isinstance(after, SConv1d):
+                self.streams.append(_ConvStream(after, elu=layer))
+                index += 2
+                continue
+            self.streams.append(make_stream(layer, fast))
+            index += 1
 
     def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
         for stream in self.streams:
@@ -132,9 +155,9 @@ class _SequenceStream:
 
 
 class _ResidualStream:
-    def __init__(self, unit: ResidualUnit) -> None:
-        self.block = _SequenceStream(unit.block)
-        self.shortcut = make_stream(unit.shortcut)
+    def __init__(self, unit: ResidualUnit, fast: bool = False) -> None:
+        self.block = _SequenceStream(unit.block, fast)
+        self.shortcut = make_stream(unit.shortcut, fast)
 
     def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
         # Both branches are stride 1 and causal, so each returns exactly as many samples as it got.
@@ -145,8 +168,10 @@ def _stateless(module: nn.Module) -> Stream:
     return lambda x, final: module(x)
 
 
-def make_stream(module: nn.Module) -> Stream:
-    """A stateful block-by-block runner for `module` (a causal SEANet stack or one of its layers)."""
+def make_stream(module: nn.Module, fast: bool = False) -> Stream:
+    """A stateful block-by-block runner for `module` (a causal SEANet stack or one of its layers).
+
+    `fast` (the models' fast mode) fuses each ELU into the convolution after it (see `_ConvStream`)."""
     if isinstance(module, SConv1d):
         return _ConvStream(module)
     if isinstance(module, SConvTranspose1d):
@@ -154,9 +179,9 @@ def make_stream(module: nn.Module) -> Stream:
     if isinstance(module, SLSTM):
         return _LSTMStream(module)
     if isinstance(module, ResidualUnit):
-        return _ResidualStream(module)
+        return _ResidualStream(module, fast)
     if isinstance(module, nn.Sequential):
-        return _SequenceStream(module)
+        return _SequenceStream(module, fast)
     if isinstance(module, (nn.ELU, nn.Identity)):
         return _stateless(module)
     raise TypeError(f"{type(module).__name__} cannot stream.")

@@ -279,7 +279,9 @@ class EncodecModel(nn.Module):
             if not pieces:
                 raise ValueError("Cannot encode empty audio.")
             return self.encode(torch.cat(pieces, dim=-1), bandwidth, progress, cancel, exact)
-        return self._encode_causal_stream(blocks, bandwidth, num_codebooks, total_length, progress, cancel)
+        return self._encode_causal_stream(
+            blocks, bandwidth, num_codebooks, total_length, progress, cancel, self._is_exact(exact)
+        )
 
     @torch.inference_mode()
     def _encode_causal_stream(
@@ -290,9 +292,10 @@ class EncodecModel(nn.Module):
         total_length: int | None,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
+        exact: bool = False,
     ) -> EncodedAudio:
         block_size = ENCODE_BLOCK_FRAMES * self.spec.hop_length
-        encoder = make_stream(self.encoder.layers)
+        encoder = make_stream(self.encoder.layers, fast=not exact)
         codes = GrowingCodes(num_codebooks, self.spec.frames_for_length(total_length or block_size))
         length = 0
 
@@ -386,16 +389,20 @@ class EncodecModel(nn.Module):
         if self.spec.segment is not None:
             yield from self._decode_segments_stream(encoded, progress, cancel, workers, self._is_exact(exact))
         elif self.can_stream_exactly:
-            yield from self._decode_causal_stream(encoded, progress, cancel)
+            yield from self._decode_causal_stream(encoded, progress, cancel, self._is_exact(exact))
         else:
             yield self.decode(encoded, progress, cancel, exact)
 
     def _decode_causal_stream(
-        self, encoded: EncodedAudio, progress: ProgressCallback | None, cancel: CancelToken | None
+        self,
+        encoded: EncodedAudio,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        exact: bool = False,
     ) -> Iterator[torch.Tensor]:
         codes = encoded.codes[0]
         frames = codes.shape[-1]
-        decoder = make_stream(self.decoder.layers)
+        decoder = make_stream(self.decoder.layers, fast=not exact)
         remaining = encoded.length
         for start in range(0, frames, DECODE_BLOCK_FRAMES):
             check_cancel(cancel)
