@@ -450,7 +450,10 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     run_side(side, bench_audio(spec["model"], WARMUP_SECONDS), False)
     audio = bench_audio(spec["model"], spec["seconds"])
     run = run_side(side, audio, False)
-    del run["decoded"], run["data"]
+    import base64  # noqa: PLC0415
+
+    run["data"] = base64.b64encode(run["data"]).decode("ascii")  # for the parent's code comparison
+    del run["decoded"]
     run["seconds"] = audio.shape[-1] / get_spec(spec["model"]).sample_rate
     run["peak_mb"] = peak_rss_mb()
     return run
@@ -497,10 +500,14 @@ def measure_long(
             flush=True,
         )
     if len(runs) == 2:
-        same = _same_bytes(results, (name, "long", threads), runs[OURS]["sha"], runs[REFERENCE]["sha"])
+        import base64  # noqa: PLC0415
+
+        ours, ref = (base64.b64decode(runs[label]["data"]) for label in (OURS, REFERENCE))
+        _same_bytes(results, (name, "long", threads), runs[OURS]["sha"], runs[REFERENCE]["sha"])
+        same = "identical" if ours == ref else f"{100 * _same_codes(ours, ref):.3f} % identical"
         results.checks.append(
-            f"{SHORT_NAMES[name]}, {results.seconds['long']:g} s, {threads} thread(s): .ecdc bytes {same} "
-            f"({runs[OURS]['size']} bytes)"
+            f"{SHORT_NAMES[name]}, {results.seconds['long']:g} s, {threads} thread(s), fast default: codes "
+            f"{same} with the reference's ({runs[OURS]['size']} bytes)"
         )
 
 
@@ -691,7 +698,12 @@ def report_markdown(results: Results, info: dict[str, str], args: argparse.Names
             "",
             f"{results.discarded} short-file repeat(s) were measured again because other processes were busy.",
         ]
-    parts += ["", "Checks (the two sides must produce the same bytes):", ""]
+    parts += [
+        "",
+        "Checks (the exact mode must write the reference's bytes; the fast default is held to >= 99.9 % "
+        "identical codes and >= 60 dB SNR against the exact mode by the tests):",
+        "",
+    ]
     parts += [f"- {line}" for line in results.checks]
     parts += ["", "![speed ratios](bench-speed.png)"]
     return "\n".join(parts)
