@@ -26,9 +26,11 @@ import torch
 from torch import nn
 
 from codec.modules.conv import (
+    OVERLAP_MAX_FRAMES,
     SConv1d,
     SConvTranspose1d,
     conv_transpose1d,
+    conv_transpose1d_overlap,
     extra_padding_for_conv1d,
     pad1d,
 )
@@ -106,7 +108,10 @@ class _ConvTransposeStream:
             y = x.new_zeros(x.shape[0], self.conv.out_channels, 0)
         else:
             # Bias is added once per output sample, after the overlapping tails have been summed.
-            y = conv_transpose1d(x, self.conv.weight, None, self.stride)
+            if frames <= OVERLAP_MAX_FRAMES:  # a live stream's few frames: the cached GEMM matrix wins
+                y = conv_transpose1d_overlap(x, self.conv.weight, self.stride)
+            else:
+                y = conv_transpose1d(x, self.conv.weight, None, self.stride)
             if self.pending is not None:
                 y[..., : self.pending.shape[-1]] += self.pending
             complete = frames * self.stride

@@ -98,9 +98,11 @@ def conv_transpose1d_overlap(x: torch.Tensor, weight: torch.Tensor, stride: int)
     return out.view(batch, (frames + taps - 1) * stride, out_channels).transpose(1, 2)
 
 
-# Outputs at least this long take the polyphase path; inputs of at most OVERLAP_MAX_FRAMES frames (live
-# streams) the GEMM with overlap-add; the rest torch's own transposed convolution.
-POLYPHASE_MIN_OUTPUT = 16_384
+# Layers of at most this many input channels take the polyphase path, wider ones torch's own op. Live
+# streams' short blocks (OVERLAP_MAX_FRAMES frames or fewer) take the GEMM with overlap-add in
+# codec.streaming, whose matrix is cached. Only that GEMM gives each sample the same bits whatever the
+# input's length and batch (measured), so whole-array decoding of unsegmented models keeps it.
+POLYPHASE_MAX_IN_CHANNELS = 128
 OVERLAP_MAX_FRAMES = 16
 
 
@@ -114,14 +116,9 @@ def conv_transpose1d(
     long, narrow ones a polyphase convolution wins (64 -> 32 over 24000 frames: 8.8 against 14.8 ms; torch's
     15.1). The three agree to float rounding (~1e-6 relative).
     """
-    kernel = weight.shape[-1]
-    taps = kernel // stride
-    if taps * stride == kernel:
-        if x.shape[-1] * stride >= POLYPHASE_MIN_OUTPUT:
-            return _polyphase_conv_transpose1d(x, weight, bias, stride)
-        if x.shape[-1] <= OVERLAP_MAX_FRAMES:  # a live stream's few frames: the cached GEMM matrix wins
-            y = conv_transpose1d_overlap(x, weight, stride)
-            return y if bias is None else y + bias[:, None]
+    in_channels, _, kernel = weight.shape
+    if kernel % stride == 0 and in_channels <= POLYPHASE_MAX_IN_CHANNELS:
+        return _polyphase_conv_transpose1d(x, weight, bias, stride)
     return F.conv_transpose1d(x, weight, bias, stride)
 
 
@@ -202,9 +199,14 @@ class SConvTranspose1d(nn.Module):
         causal: bool = False,
         norm: str = "weight_norm",
         trim_right_ratio: float = 1.0,
+        shape_dependent: bool = False,
     ) -> None:
         super().__init__()
         self.conv = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride)
+        # True: the fastest path per layer (`conv_transpose1d`), whose rounding depends on the input's length
+        # and batch; False: the GEMM with overlap-add, whose samples do not (a clip decodes to the same bits
+        # alone or padded in a batch, which codec.batch promises for the unsegmented models).
+        self.shape_dependent = shape_dependent
         self.norm = nn.GroupNorm(1, out_channels) if norm == "time_group_norm" else None
         padding_total = kernel_size - stride
         if causal:
@@ -214,7 +216,10 @@ class SConvTranspose1d(nn.Module):
         self.trim_left = padding_total - self.trim_right
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = conv_transpose1d(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
+        if self.shape_dependent:
+            y = conv_transpose1d(x, self.conv.weight, self.conv.bias, self.conv.stride[0])
+        else:
+            y = conv_transpose1d_overlap(x, self.conv.weight, self.conv.stride[0]) + self.conv.bias[:, None]
         if self.norm is not None:
             y = self.norm(y)  # on the untrimmed output, as the reference does
         return y[..., self.trim_left : y.shape[-1] - self.trim_right]
