@@ -7,15 +7,14 @@ the whole file for the 24 and 32 kHz models, 1 s chunks with 1 % overlap for the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import torch
 from torch import nn
 
+from codec.device import tune_cpu_allocator
 from codec.modules.lstm import SLSTM
 from codec.modules.seanet import SEANetDecoder, SEANetEncoder
 from codec.modules.transform import TransformDecoder, TransformEncoder
@@ -23,16 +22,23 @@ from codec.progress import CancelToken, ProgressCallback, check_cancel, report
 from codec.quantization.init import fill_codebooks_from_latents, probe_latents
 from codec.quantization.rvq import ResidualVectorQuantizer
 from codec.specs import ModelSpec, get_spec
-from codec.streaming import make_stream
+from codec.streaming import GrowingCodes, groups, make_stream, overlap_add_stream, parallel
 
-_Item = TypeVar("_Item")
-_Result = TypeVar("_Result")
-
-# Decoding batches this many 48 kHz segments: the LSTM's recurrent step is memory-bound, so a batch of 8
-# costs about what one segment does. Decoded audio may differ from unbatched by float rounding only.
-# Encoding stays unbatched by default: batching changes the LSTM's rounding and could flip a near-tie code,
-# and codes bit-identical with Meta's encoder are worth more than the speed (`segment_batch` opts in).
+# The fast mode decodes this many 48 kHz segments through the LSTM as one batch (the exact mode one at a
+# time): a batch of 8 costs a fraction of 8 single segments. Decoded audio differs by float rounding only.
 DECODE_SEGMENT_BATCH = 8
+
+# The fast mode (the default, see "Exactness policy" in docs/ARCHITECTURE.md) encodes this many 48 kHz
+# segments as one batch. Batching changes the LSTM's and the quantizer's rounding and can flip a near-tie
+# code; the exact mode (`exact=True`, or ECDC_EXACT=1 for new models) encodes one segment at a time with the
+# reference's ops, giving codes bit-identical with Meta's encoder.
+FAST_SEGMENT_BATCH = 8
+
+
+def exact_by_default() -> bool:
+    """Whether new models start in the exact mode: ECDC_EXACT set to anything but "" or "0"."""
+    return os.environ.get("ECDC_EXACT", "").strip() not in ("", "0")
+
 
 # Streaming block sizes in frames (75 = 1 s at 24 kHz), measured best on one core: activations stay in cache,
 # and every block is longer than any layer's left padding.
@@ -87,6 +93,10 @@ class EncodecModel(nn.Module):
             self.encoder = SEANetEncoder(spec)
             self.decoder = SEANetDecoder(spec)
         self.quantizer = ResidualVectorQuantizer(spec.dimension, spec.max_codebooks, spec.codebook_size)
+        # Exact: codes bit-identical with the reference (its op sequence, one segment at a time). Fast (the
+        # default): bounded by the tests to >= 99.9 % identical codes and >= 60 dB SNR of decoded audio.
+        self.exact = exact_by_default()
+        tune_cpu_allocator()
 
     @classmethod
     def random(cls, name: str | ModelSpec, seed: int = 0) -> EncodecModel:
@@ -107,6 +117,14 @@ class EncodecModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def _is_exact(self, exact: bool | None) -> bool:
+        return self.exact if exact is None else exact
+
+    def _segment_batch(self, exact: bool | None, segment_batch: int | None) -> int:
+        if segment_batch is not None:
+            return max(1, segment_batch)
+        return 1 if self._is_exact(exact) else FAST_SEGMENT_BATCH
 
     # -- encoding ---------------------------------------------------------------------------------------
 
@@ -143,9 +161,13 @@ class EncodecModel(nn.Module):
         return [(codes[:, index], scale) for index, scale in enumerate(scales)]
 
     def _encode_lstm_batched(self, x: torch.Tensor) -> torch.Tensor:
-        # Convolutions one segment at a time keep activations in cache; the LSTM, whose recurrent step is
-        # memory-bound, runs on the whole batch.
-        split = _lstm_index(self.encoder.layers)
+        # On a CPU the convolutions run one segment at a time: their activations (megabytes per segment)
+        # stay in cache, which a batch's do not (the first layers measured twice as slow per segment at a
+        # batch of 8). From a hop of BATCHED_MIN_HOP samples on (the LSTM; everything on an accelerator)
+        # the batch runs together: 8 segments cost the LSTM 2.5 to 3.7 times what one does, not 8 times.
+        if x.device.type != "cpu":
+            return self.encoder(x)
+        split = _batched_from(self.encoder.layers, 1, encoder=True)
         head, tail = self.encoder.layers[:split], self.encoder.layers[split:]
         return tail(torch.cat([head(x[i : i + 1]) for i in range(x.shape[0])]))
 
@@ -155,17 +177,20 @@ class EncodecModel(nn.Module):
         bandwidth: float,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        exact: bool | None = None,
     ) -> EncodedAudio:
         """Encode `audio` [C, T] (model rate and channels) at `bandwidth` kbps.
 
         Segmented models (48 kHz) run their segments on worker threads with single-threaded ops, exactly as
-        `encode_stream` does, so both give identical codes whatever the block sizes.
+        `encode_stream` does, so both give identical codes whatever the block sizes. `exact` (default:
+        `self.exact`) picks the exact mode or the fast one.
         """
         num_codebooks = self.spec.codebooks_for_bandwidth(bandwidth)
         audio = self._prepare_input(audio)
         if self.spec.segment is not None:
+            batch = self._segment_batch(exact, None)
             return self._encode_segments_stream(
-                iter([audio]), bandwidth, num_codebooks, audio.shape[-1], progress, cancel, None
+                iter([audio]), bandwidth, num_codebooks, audio.shape[-1], progress, cancel, None, batch
             )
         check_cancel(cancel)
         codes, _ = self.encode_segment(audio, num_codebooks)
@@ -183,12 +208,16 @@ class EncodecModel(nn.Module):
     def decode_segments(self, items: list[tuple[torch.Tensor, float | None]]) -> list[torch.Tensor]:
         """Decode equal-length segments' (codes [K, T], scale) as one batch."""
         codes = torch.stack([item[0] for item in items], dim=1).to(self.device)  # [K, B, T]
-        split = _lstm_index(self.decoder.layers) + 1
-        head, tail = self.decoder.layers[:split], self.decoder.layers[split:]
-        hidden = head(self.quantizer.decode(codes))  # small tensors up to the LSTM: batch them
+        layers = self.decoder.layers
+        split = (
+            len(layers) if codes.device.type != "cpu" else _batched_from(layers, self.spec.hop_length, False)
+        )
+        head, tail = layers[:split], layers[split:]
+        hidden = head(self.quantizer.decode(codes))  # the coarse layers, LSTM included, on the batch
         results = []
         for index, (_, scale) in enumerate(items):
-            audio = tail(hidden[index : index + 1])[0]  # the upsampling stack: one segment at a time
+            # The fine end of the upsampling stack: one segment at a time.
+            audio = tail(hidden[index : index + 1])[0]
             if scale is not None:
                 audio = audio * torch.tensor(scale, dtype=audio.dtype, device=audio.device)
             results.append(audio)
@@ -199,12 +228,14 @@ class EncodecModel(nn.Module):
         encoded: EncodedAudio,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        exact: bool | None = None,
     ) -> torch.Tensor:
         """Waveform [C, encoded.length] of `encoded` (segmented models: the same path as `decode_stream`)."""
         if encoded.model != self.spec.name:
             raise ValueError(f"These codes were made by {encoded.model}, not {self.spec.name}.")
         if self.spec.segment is not None:
-            return torch.cat(list(self._decode_segments_stream(encoded, progress, cancel, None)), dim=-1)
+            blocks = self._decode_segments_stream(encoded, progress, cancel, None, self._is_exact(exact))
+            return torch.cat(list(blocks), dim=-1)
         check_cancel(cancel)
         out = self.decode_segment(encoded.codes[0])
         report(progress, 1, 1)
@@ -225,26 +256,31 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         workers: int | None = None,
-        segment_batch: int = 1,
+        segment_batch: int | None = None,
+        exact: bool | None = None,
     ) -> EncodedAudio:
         """Encode audio arriving as [C, n] blocks of any size; memory stays flat for the 24/48 kHz models.
 
         `total_length` (samples, when known) only scales progress. 48 kHz segments are encoded on `workers`
-        threads (default: torch's thread count), each single-threaded, giving the same codes as `encode`;
-        `segment_batch` > 1 batches segments (faster, codes may differ from Meta's in rare near-ties).
+        threads (default: torch's thread count), each single-threaded, giving the same codes as `encode`.
+        `exact` (default: `self.exact`): the exact mode encodes one segment at a time (codes bit-identical
+        with Meta's), the fast one `FAST_SEGMENT_BATCH` at a time; `segment_batch` overrides either.
         """
         num_codebooks = self.spec.codebooks_for_bandwidth(bandwidth)
         blocks = (self._prepare_input(block) for block in blocks if block.shape[-1] > 0)
         if self.spec.segment is not None:
+            batch = self._segment_batch(exact, segment_batch)
             return self._encode_segments_stream(
-                blocks, bandwidth, num_codebooks, total_length, progress, cancel, workers, segment_batch
+                blocks, bandwidth, num_codebooks, total_length, progress, cancel, workers, batch
             )
         if not self.can_stream_exactly:
             pieces = list(blocks)
             if not pieces:
                 raise ValueError("Cannot encode empty audio.")
-            return self.encode(torch.cat(pieces, dim=-1), bandwidth, progress, cancel)
-        return self._encode_causal_stream(blocks, bandwidth, num_codebooks, total_length, progress, cancel)
+            return self.encode(torch.cat(pieces, dim=-1), bandwidth, progress, cancel, exact)
+        return self._encode_causal_stream(
+            blocks, bandwidth, num_codebooks, total_length, progress, cancel, self._is_exact(exact)
+        )
 
     @torch.inference_mode()
     def _encode_causal_stream(
@@ -255,10 +291,11 @@ class EncodecModel(nn.Module):
         total_length: int | None,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
+        exact: bool = False,
     ) -> EncodedAudio:
         block_size = ENCODE_BLOCK_FRAMES * self.spec.hop_length
-        encoder = make_stream(self.encoder.layers)
-        codes = _GrowingCodes(num_codebooks, self.spec.frames_for_length(total_length or block_size))
+        encoder = make_stream(self.encoder.layers, fast=not exact)
+        codes = GrowingCodes(num_codebooks, self.spec.frames_for_length(total_length or block_size))
         length = 0
 
         def run(piece: torch.Tensor, final: bool) -> None:
@@ -322,13 +359,13 @@ class EncodecModel(nn.Module):
                 lengths.append(lengths[-1] + segment.shape[-1])
                 yield segment
 
-        with _parallel(workers) as pool:
-            for results in pool.map_ordered(encode_group, _groups(tracked(), segment_batch)):
-                for segment_codes, scale in results:
+        with parallel(workers) as pool:
+            for results in pool.map_ordered(encode_group, groups(tracked(), segment_batch)):
+                for segment_codes, scale in results:  # per segment, also when they come in batches
                     codes.append(segment_codes)
                     scales.append(scale)
-                report(progress, len(codes), max(total_segments, len(codes)))
-                check_cancel(cancel)
+                    report(progress, len(codes), max(total_segments, len(codes)))
+                    check_cancel(cancel)
         if not codes:
             raise ValueError("Cannot encode empty audio.")
         length = (len(codes) - 1) * stride + (lengths[-1] - lengths[-2])
@@ -340,23 +377,31 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         workers: int | None = None,
+        exact: bool | None = None,
     ) -> Iterator[torch.Tensor]:
-        """Yield the waveform of `encoded` as consecutive [C, n] blocks adding up to `encoded.length` samples."""
+        """Yield the waveform of `encoded` as consecutive [C, n] blocks adding up to `encoded.length` samples.
+
+        `exact` (default: `self.exact`): 48 kHz segments one at a time, or (fast) `DECODE_SEGMENT_BATCH`
+        segments through the LSTM together; the two differ by float rounding only."""
         if encoded.model != self.spec.name:
             raise ValueError(f"These codes were made by {encoded.model}, not {self.spec.name}.")
         if self.spec.segment is not None:
-            yield from self._decode_segments_stream(encoded, progress, cancel, workers)
+            yield from self._decode_segments_stream(encoded, progress, cancel, workers, self._is_exact(exact))
         elif self.can_stream_exactly:
-            yield from self._decode_causal_stream(encoded, progress, cancel)
+            yield from self._decode_causal_stream(encoded, progress, cancel, self._is_exact(exact))
         else:
-            yield self.decode(encoded, progress, cancel)
+            yield self.decode(encoded, progress, cancel, exact)
 
     def _decode_causal_stream(
-        self, encoded: EncodedAudio, progress: ProgressCallback | None, cancel: CancelToken | None
+        self,
+        encoded: EncodedAudio,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        exact: bool = False,
     ) -> Iterator[torch.Tensor]:
         codes = encoded.codes[0]
         frames = codes.shape[-1]
-        decoder = make_stream(self.decoder.layers)
+        decoder = make_stream(self.decoder.layers, fast=not exact)
         remaining = encoded.length
         for start in range(0, frames, DECODE_BLOCK_FRAMES):
             check_cancel(cancel)
@@ -379,6 +424,7 @@ class EncodecModel(nn.Module):
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
         workers: int | None,
+        exact: bool = False,
     ) -> Iterator[torch.Tensor]:
         stride = self.spec.segment_stride
         assert stride is not None
@@ -390,12 +436,12 @@ class EncodecModel(nn.Module):
 
         # Big batches amortise the LSTM, but every worker needs a share: a short file is split between them.
         threads = workers or torch.get_num_threads()
-        batch = max(1, min(DECODE_SEGMENT_BATCH, -(-len(encoded.codes) // threads)))
+        batch = 1 if exact else max(1, min(DECODE_SEGMENT_BATCH, -(-len(encoded.codes) // threads)))
 
         def frames() -> Iterator[torch.Tensor]:
-            with _parallel(workers) as pool:
-                groups = pool.map_ordered(decode_group, _groups(zip(encoded.codes, scales), batch))
-                for index, frame in enumerate(frame for group in groups for frame in group):
+            with parallel(workers) as pool:
+                decoded = pool.map_ordered(decode_group, groups(zip(encoded.codes, scales), batch))
+                for index, frame in enumerate(frame for group in decoded for frame in group):
                     report(progress, index + 1, len(encoded.codes))
                     check_cancel(cancel)
                     yield frame.cpu()
@@ -403,118 +449,24 @@ class EncodecModel(nn.Module):
         yield from overlap_add_stream(frames(), stride, len(encoded.codes), encoded.length)
 
 
-def overlap_add_stream(
-    frames: Iterable[torch.Tensor], stride: int, count: int, length: int
-) -> Iterator[torch.Tensor]:
-    """The reference's overlap-add (triangular weights, sum(w * frame) / sum(w), weights from the first
-    frame's length), one segment at a time: each yielded block is final as soon as the next segment starts.
-    The additions happen in the same order as the reference's, so the samples are identical."""
-    weight: torch.Tensor | None = None
-    carry: torch.Tensor | None = None  # weighted sum and weight total of the overlap still open
-    carry_weight: torch.Tensor | None = None
-    emitted = 0
-    for index, frame in enumerate(frames):
-        if weight is None:
-            t = torch.linspace(0, 1, frame.shape[-1] + 2, dtype=frame.dtype)[1:-1]
-            weight = 0.5 - (t - 0.5).abs()
-        n = frame.shape[-1]
-        total = torch.zeros(frame.shape[0], n, dtype=frame.dtype)
-        weights = torch.zeros(n, dtype=frame.dtype)
-        if carry is not None and carry_weight is not None:
-            overlap = min(carry.shape[-1], n)
-            total[:, :overlap] += carry[:, :overlap]
-            weights[:overlap] += carry_weight[:overlap]
-        total += weight[:n] * frame
-        weights += weight[:n]
-        done = n if index == count - 1 else min(stride, n)
-        carry, carry_weight = total[:, done:], weights[done:]
-        out = (total[:, :done] / weights[:done])[:, : max(0, length - emitted)]
-        emitted += out.shape[-1]
-        yield out
+# Layers whose input has at least this many samples per frame run on the whole batch of 48 kHz segments,
+# finer ones one segment at a time (see `_encode_lstm_batched`). Measured on one core (ms per segment,
+# encode / decode): 8 -> 97 / 108, 40 -> 102 / 106, 320 -> 96 / 102, within noise of each other; 320 batches
+# the LSTM, the encoder's last convolution and the decoder's first transposed convolution.
+BATCHED_MIN_HOP = 320
 
 
-class _GrowingCodes:
-    """Codes [K, T] appended block by block into one buffer that grows by doubling.
-
-    Keeping thousands of small per-block tensors alive between the large, short-lived activations of each
-    block fragments the heap: RSS then grows with the file's length although little memory is in use.
-    """
-
-    def __init__(self, num_codebooks: int, expected_frames: int) -> None:
-        self.buffer = torch.empty(num_codebooks, max(1, expected_frames), dtype=torch.int64)
-        self.frames = 0
-
-    def append(self, codes: torch.Tensor) -> None:
-        end = self.frames + codes.shape[-1]
-        if end > self.buffer.shape[-1]:
-            grown = torch.empty(self.buffer.shape[0], max(end, 2 * self.buffer.shape[-1]), dtype=torch.int64)
-            grown[:, : self.frames] = self.buffer[:, : self.frames]
-            self.buffer = grown
-        self.buffer[:, self.frames : end] = codes
-        self.frames = end
-
-    def result(self) -> torch.Tensor:
-        return self.buffer[:, : self.frames].clone()
+def _batched_from(layers: nn.Sequential, hop: int, encoder: bool) -> int:
+    """Encoder: index of the first layer whose input hop reaches BATCHED_MIN_HOP. Decoder (starting at the
+    model's hop): index of the first layer whose input hop is below it, never before the LSTM's end."""
+    for index, layer in enumerate(layers):
+        if (hop >= BATCHED_MIN_HOP) == encoder and (encoder or index > _lstm_index(layers)):
+            return index
+        conv = getattr(layer, "conv", None)
+        stride = conv.stride[0] if isinstance(conv, (nn.Conv1d, nn.ConvTranspose1d)) else 1
+        hop = hop * stride if encoder else hop // stride
+    return len(layers)
 
 
 def _lstm_index(layers: nn.Sequential) -> int:
     return next(i for i, layer in enumerate(layers) if isinstance(layer, SLSTM))
-
-
-def _groups(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
-    """Consecutive items in groups of `size` by index (so grouping never depends on how input arrived),
-    split further where the segment length changes (only equal lengths batch)."""
-
-    def length(item: object) -> int:
-        tensor = item[0] if isinstance(item, tuple) else item
-        return int(tensor.shape[-1])
-
-    group: list[_Item] = []
-    for index, item in enumerate(items):
-        if group and (index % size == 0 or length(item) != length(group[0])):
-            yield group
-            group = []
-        group.append(item)
-    if group:
-        yield group
-
-
-class _OrderedPool:
-    """map() over a bounded window of in-flight items, results in order; inline when single-threaded."""
-
-    def __init__(self, executor: ThreadPoolExecutor | None, window: int) -> None:
-        self.executor = executor
-        self.window = window
-
-    def map_ordered(self, fn: Callable[[_Item], _Result], items: Iterable[_Item]) -> Iterator[_Result]:
-        if self.executor is None:
-            for item in items:
-                yield fn(item)
-            return
-        futures = []
-        for item in items:
-            futures.append(self.executor.submit(fn, item))
-            if len(futures) >= self.window:
-                yield futures.pop(0).result()
-        for future in futures:
-            yield future.result()
-
-
-@contextmanager
-def _parallel(workers: int | None) -> Iterator[_OrderedPool]:
-    """Independent segments on `workers` threads, each with single-threaded torch ops.
-
-    One segment per core beats splitting each small convolution across cores, and single-threaded ops
-    give the same numbers as the whole-file path.
-    """
-    workers = workers or torch.get_num_threads()
-    if workers <= 1:
-        yield _OrderedPool(None, 1)
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="encodec-segment") as executor:
-            yield _OrderedPool(executor, 2 * workers)
-    finally:
-        torch.set_num_threads(previous)

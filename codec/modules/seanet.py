@@ -56,10 +56,12 @@ def _decoder_layers(spec: ModelSpec) -> list[nn.Module]:
         SConv1d(spec.dimension, width, KERNEL_SIZE, **conv_args),
         SLSTM(width, LSTM_LAYERS),
     ]
+    # 48 kHz segments all decode at one length, one at a time, so the fastest transposed conv is safe there.
+    fast = spec.segment is not None
     for ratio in spec.ratios:
         layers += [
             nn.ELU(),
-            SConvTranspose1d(width, width // 2, ratio * 2, stride=ratio, **conv_args),
+            SConvTranspose1d(width, width // 2, ratio * 2, stride=ratio, shape_dependent=fast, **conv_args),
             ResidualUnit(width // 2, spec),
         ]
         width //= 2

@@ -59,8 +59,10 @@ def test_safe_length_avoids_reference_frame_count_bug():
 
 
 def test_speed_targets():
-    assert bench_speed.target("encodec_24khz", "short", 1, "encode") == 1.5
+    assert bench_speed.target("encodec_24khz", "short", 1, "encode") == 2.0
     assert bench_speed.target("encodec_24khz", "long", 1, "decode") == 2.0
+    assert bench_speed.target("encodec_48khz", "short", 1, "decode") == 1.5
+    assert bench_speed.target("encodec_48khz", "long", 1, "encode") == 1.5
     assert bench_speed.target("encodec_48khz", "short", 2, "encode") == 2.0
     assert bench_speed.target("encodec_24khz", "short", 2, "encode") is None
     assert bench_speed.target("encodec_48khz", "lm", 1, "compress") == 4.0
@@ -81,7 +83,9 @@ def test_speed_harness_end_to_end(tmp_path, capsys):
         for op in bench_speed.OPS:
             assert (model, "short", op, bench_speed.OURS) in kinds
         assert (model, "lm", "compress", bench_speed.OURS) in kinds
-    assert ("encodec_48khz", "short", "encode", bench_speed.OURS_BATCH) in kinds
+    assert ("encodec_48khz", "short", "encode", bench_speed.OURS_EXACT) in kinds
+    assert ("encodec_24khz", "short", "decode", bench_speed.OURS_EXACT) in kinds
+    assert any("exact mode: .ecdc bytes identical" in c for c in results.checks), results.checks
     assert ("encodec_24khz", "long", "decompress", bench_speed.OURS) in kinds
     assert all(row.ratio > 0 for row in table)
     assert results.checks and not any("DIFFERENT" in c or "FAILED" in c for c in results.checks), (
@@ -165,3 +169,18 @@ def test_portable_size_bench_codes_both_formats(tmp_path, capsys):
         bench_portable.sizes(tmp_path / "lm.th", tmp_path / "codes.pt", name)
         out = capsys.readouterr().out
         assert "2 code sequences, 350 frames" in out and "portable LM (version 1)" in out
+
+
+def test_profile_groups_ops_and_profiles_every_side(tmp_path):
+    from bench import bench_profile
+
+    assert bench_profile.kind_of("aten::mkldnn_convolution") == "convolutions"
+    assert bench_profile.kind_of("aten::mkldnn_rnn_layer") == "LSTM"
+    assert bench_profile.kind_of("aten::elu") == "ELU"
+    assert bench_profile.kind_of("aten::cat") == "padding and copies"
+    assert bench_profile.kind_of("aten::add") == bench_profile.OTHER
+    table = bench_profile.run(["encodec_24khz"], 0.5, tmp_path)
+    assert [row[1] for row in table] == [
+        side for side in ("ours (fast default)", "ours, exact mode", "reference") for _ in "ed"
+    ]
+    assert all(row[-1].startswith("**") for row in table)

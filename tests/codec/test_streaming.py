@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from codec.models.encodec import EncodecModel, overlap_add_stream
+from codec.models.encodec import EncodecModel
+from codec.streaming import overlap_add_stream
 from tests.oracles import import_reference_encodec
 
 
