@@ -37,9 +37,9 @@ from bench.common import (  # noqa: E402
     machine_info,
     machine_line,
     markdown_table,
+    publish,
     report_peak_at_exit,
     save_reference_weights,
-    update_doc_section,
     wait_for_quiet,
     write_music_wav,
 )
@@ -361,11 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             saved = {"runs": [asdict(r) for r in runs], "info": info, "elapsed": elapsed, "quick": args.quick}
             Path(args.save_json).write_text(json.dumps(saved, indent=1))
     text = report_markdown(runs, info, args, elapsed)
-    print("\n" + text)
-    if not args.no_docs:
-        update_doc_section("bench-memory", text)
-        plot(runs)
-        print(f"\nwrote docs/BENCHMARKS.md and {PLOT.relative_to(REPO)}")
+    publish("bench-memory", text, lambda: plot(runs), to_docs=not args.no_docs)
     return 0
 
 

@@ -51,9 +51,9 @@ from bench.common import (  # noqa: E402
     markdown_table,
     music_signal,
     peak_rss_mb,
+    publish,
     save_lm_weights,
     save_reference_weights,
-    update_doc_section,
     wait_for_quiet,
 )
 from codec.specs import get_spec  # noqa: E402
@@ -896,11 +896,7 @@ def main(argv: list[str] | None = None) -> int:
             saved = {"results": results.to_json(), "info": info, "elapsed": elapsed, "quick": args.quick}
             Path(args.save_json).write_text(json.dumps(saved, indent=1))
     text = report_markdown(results, info, args, elapsed)
-    print("\n" + text)
-    if not args.no_docs:
-        update_doc_section("bench-speed", text)
-        plot(results)
-        print(f"\nwrote docs/BENCHMARKS.md and {PLOT.relative_to(REPO)}")
+    publish("bench-speed", text, lambda: plot(results), to_docs=not args.no_docs)
     return 0
 
 

@@ -18,7 +18,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -324,3 +324,18 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: 
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def publish(
+    key: str, text: str, plot: Callable[[], Path | None] | None = None, *, to_docs: bool = True
+) -> None:
+    """Print a benchmark's report and, unless `to_docs` is False, put it in docs/BENCHMARKS.md's section
+    `key` and draw its plot (`plot` returns the image's path, None when it cannot draw)."""
+    print("\n" + text)
+    if to_docs:
+        update_doc_section(key, text)
+        wrote = ["docs/BENCHMARKS.md"]
+        image = plot() if plot is not None else None
+        if image is not None:
+            wrote.append(str(image.relative_to(REPO)))
+        print(f"\nwrote {' and '.join(wrote)}")

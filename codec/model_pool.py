@@ -32,6 +32,8 @@ class ModelPool:
     torch / Hugging Face caches) weights, else a download when `allow_download`, else `WeightsMissing`.
     Language models run on `lm_device`, CPU by default: an LM-coded file decodes only where the LM
     computes bit-identical probabilities, and the one-frame-at-a-time LM gains nothing from a GPU.
+    `exact` puts the models it loads in the exact mode (codes bit-identical with Meta's `encodec`; slower;
+    see docs/ARCHITECTURE.md, "Exactness policy"); None leaves each model's default.
     """
 
     def __init__(
@@ -42,8 +44,10 @@ class ModelPool:
         lm_device: str = "cpu",
         *,
         allow_download: bool = False,
+        exact: bool | None = None,
     ) -> None:
         self.device = device
+        self.exact = exact
         self.lm_device = lm_device
         self.allow_download = allow_download
         self.weights = {get_spec(k).name: Path(v) for k, v in (weights or {}).items()}
@@ -74,7 +78,7 @@ class ModelPool:
         from codec.api import load_model  # noqa: PLC0415
 
         def load(full: str) -> Any:
-            return load_model(
+            model = load_model(
                 full,
                 weights=self.weights.get(full),
                 device=self.device,
@@ -82,6 +86,9 @@ class ModelPool:
                 cancel=cancel,
                 allow_download=self.allow_download,
             )
+            if self.exact is not None:
+                model.exact = self.exact
+            return model
 
         return self._get("model", name, load)
 

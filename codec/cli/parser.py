@@ -127,6 +127,12 @@ def get_parser() -> argparse.ArgumentParser:
         "reads, but only where the LM rounds exactly as it did when writing)",
     )
     codec.add_argument(
+        "--exact",
+        action="store_true",
+        help="code exactly as Meta's encodec 0.1.1 does, bit for bit (slower; the default may differ in "
+        "rare near-tie codes, which sound the same)",
+    )
+    codec.add_argument(
         "--device",
         choices=DEVICE_CHOICES,
         default="cpu",

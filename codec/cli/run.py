@@ -114,7 +114,13 @@ def _pool(args: argparse.Namespace) -> Any:
         {name: args.lm_weights for name in MODELS if MODELS[name].has_lm} if args.lm_weights else None
     )
     # Like Meta's `encodec`, the command downloads missing weights (with a bar on a terminal).
-    return ModelPool(device=args.device, weights=weights, lm_weights=lm_weights, allow_download=True)
+    return ModelPool(
+        device=args.device,
+        weights=weights,
+        lm_weights=lm_weights,
+        allow_download=True,
+        exact=True if args.exact else None,  # else each model's default (ECDC_EXACT=1 makes that exact)
+    )
 
 
 def _run_job(
