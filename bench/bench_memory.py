@@ -19,7 +19,6 @@ the shared machine down; longer files are then skipped.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -34,9 +33,9 @@ from bench.common import (  # noqa: E402
     ECDC_WITH_PEAK,
     PEAK_FILE_ENV,
     REPO,
-    machine_info,
     machine_line,
     markdown_table,
+    measure_or_load,
     publish,
     report_peak_at_exit,
     save_reference_weights,
@@ -345,21 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         report_peak_at_exit()
         reference_child(op, Path(src), Path(dst), Path(weights))
         return 0
-    if args.from_json:  # redraw the docs from a saved run
-        saved = json.loads(Path(args.from_json).read_text())
-        runs, info, elapsed = [Run(**r) for r in saved["runs"]], saved["info"], saved["elapsed"]
-        args.quick = saved.get("quick", False)
-    else:
-        started = time.perf_counter()
-        wait_for_quiet(args.max_load, args.wait, max_loadavg=1.5)
-        info = machine_info()
-        print(machine_line(info), flush=True)
-        with tempfile.TemporaryDirectory(prefix="ecdc-bench-memory-") as tmp:
-            runs = run(args, Path(tmp))
-        elapsed = time.perf_counter() - started
-        if args.save_json:
-            saved = {"runs": [asdict(r) for r in runs], "info": info, "elapsed": elapsed, "quick": args.quick}
-            Path(args.save_json).write_text(json.dumps(saved, indent=1))
+    runs, info, elapsed = measure_or_load(
+        args,
+        "runs",
+        lambda tmp: run(args, tmp),
+        lambda runs: [asdict(r) for r in runs],
+        lambda saved: [Run(**r) for r in saved],
+    )
     text = report_markdown(runs, info, args, elapsed)
     publish("bench-memory", text, lambda: plot(runs), to_docs=not args.no_docs)
     return 0

@@ -29,7 +29,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,9 +45,9 @@ from bench.common import (  # noqa: E402
     REPO,
     ExternalLoad,
     Timing,
-    machine_info,
     machine_line,
     markdown_table,
+    measure_or_load,
     music_signal,
     peak_rss_mb,
     publish,
@@ -880,21 +879,9 @@ def main(argv: list[str] | None = None) -> int:
     import warnings  # noqa: PLC0415
 
     warnings.filterwarnings("ignore", message=".*weight_norm.*")
-    if args.from_json:  # redraw the docs from a saved run
-        saved = json.loads(Path(args.from_json).read_text())
-        results, info, elapsed = Results.from_json(saved["results"]), saved["info"], saved["elapsed"]
-        args.quick = saved.get("quick", False)
-    else:
-        started = time.perf_counter()
-        wait_for_quiet(args.max_load, args.wait, max_loadavg=1.5)
-        info = machine_info()
-        print(machine_line(info), flush=True)
-        with tempfile.TemporaryDirectory(prefix="ecdc-bench-") as tmp:
-            results = run(args, Path(tmp))
-        elapsed = time.perf_counter() - started
-        if args.save_json:
-            saved = {"results": results.to_json(), "info": info, "elapsed": elapsed, "quick": args.quick}
-            Path(args.save_json).write_text(json.dumps(saved, indent=1))
+    results, info, elapsed = measure_or_load(
+        args, "results", lambda tmp: run(args, tmp), Results.to_json, Results.from_json
+    )
     text = report_markdown(results, info, args, elapsed)
     publish("bench-speed", text, lambda: plot(results), to_docs=not args.no_docs)
     return 0

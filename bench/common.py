@@ -11,16 +11,20 @@ The machine is shared (other people run tests on it), so every measurement also 
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
+import json
 import os
 import platform
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -339,3 +343,33 @@ def publish(
         if image is not None:
             wrote.append(str(image.relative_to(REPO)))
         print(f"\nwrote {' and '.join(wrote)}")
+
+
+Measured = TypeVar("Measured")
+
+
+def measure_or_load(
+    args: argparse.Namespace,
+    key: str,
+    measure: Callable[[Path], Measured],
+    to_json: Callable[[Measured], Any],
+    from_json: Callable[[Any], Measured],
+) -> tuple[Measured, dict[str, str], float]:
+    """A benchmark's results, machine info and seconds taken: loaded from `args.from_json` (to redraw the
+    docs), else measured by `measure(temporary folder)` once the machine is quiet, and saved to
+    `args.save_json` when asked (under `key`, with the info and `args.quick`)."""
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        args.quick = saved.get("quick", False)
+        return from_json(saved[key]), saved["info"], saved["elapsed"]
+    started = time.perf_counter()
+    wait_for_quiet(args.max_load, args.wait, max_loadavg=1.5)
+    info = machine_info()
+    print(machine_line(info), flush=True)
+    with tempfile.TemporaryDirectory(prefix="ecdc-bench-") as tmp:
+        results = measure(Path(tmp))
+    elapsed = time.perf_counter() - started
+    if args.save_json:
+        saved = {key: to_json(results), "info": info, "elapsed": elapsed, "quick": args.quick}
+        Path(args.save_json).write_text(json.dumps(saved, indent=1))
+    return results, info, elapsed
