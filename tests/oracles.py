@@ -9,10 +9,27 @@ from __future__ import annotations
 import importlib.machinery
 import sys
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
 from codec.quantization.init import fill_codebooks_from_latents, probe_latents
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with torch's intra-op thread count at `count`, restored after.
+
+    Bit-exact comparisons need it at 1: the reference's own results change with the thread count (its
+    reductions are split differently), while our 48 kHz segments and LM run single-threaded.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def import_reference_encodec() -> types.ModuleType:

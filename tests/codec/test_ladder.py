@@ -12,6 +12,7 @@ from codec.errors import Cancelled, UnsupportedBandwidthError
 from codec.ladder import LadderCache, back_to_original, encode_ladder, encode_rung, model_input, source_key
 from codec.metrics import log_mel_distance, si_sdr
 from codec.progress import CancelToken
+from tests.oracles import torch_threads
 
 SR = 22_050
 
@@ -19,10 +20,8 @@ SR = 22_050
 @pytest.fixture(scope="module", autouse=True)
 def one_core_free():
     """Models run on every core but one, as the app runs them (and fast on a busy machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(max(1, (os.cpu_count() or 1) - 1)):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import codec.ecdc
 from codec.audio import read_audio
 from codec.cli.main import main
 from codec.models.encodec import EncodecModel
+from tests.oracles import torch_threads
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -280,12 +281,8 @@ def test_48khz_bytes_equal_reference_encodec_and_exact_reaches_the_model(
     ref = reference_models("encodec_48khz")
     ref.set_target_bandwidth(6.0)
     wav, _ = read_audio(src)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the reference's own codes change with its thread count; ours run 1 per segment
-    try:
+    with torch_threads(1):  # the reference's own codes change with its thread count; ours run 1 per segment
         expected = reference.compress(ref, torch.from_numpy(wav))
-    finally:
-        torch.set_num_threads(threads)
     # the exact mode must; the fast default happens to on this signal (the bound is 99.9 % of codes)
     assert (tmp_path / "out.ecdc").read_bytes() == expected
 
@@ -313,12 +310,8 @@ def test_lm_bytes_equal_reference_and_decode(
     ref_lm.load_state_dict(torch.load(lm_ck))
     monkeypatch.setattr(ref, "get_lm_model", lambda: ref_lm.eval(), raising=False)
     wav, _ = read_audio(src)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # our LM codes single-threaded; the reference's rounding depends on threads
-    try:
+    with torch_threads(1):  # our LM codes single-threaded; the reference's rounding depends on threads
         expected = reference.compress(ref, torch.from_numpy(wav), use_lm=True)
-    finally:
-        torch.set_num_threads(threads)
     assert (tmp_path / "lm.ecdc").read_bytes() == expected
 
     # decoding the LM-coded file gives exactly what the plain file of the same codes gives

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from codec.api import load_model
-from tests.oracles import reference_model
+from tests.oracles import reference_model, torch_threads
 
 LENGTHS = [1, 319, 320, 321, 6720, 47520, 47521, 48000, 53760]
 SECONDS = 3
@@ -17,10 +17,8 @@ SECONDS = 3
 def single_threaded_ops():
     """Bit-exactness needs the same reduction order on both sides: the reference's own results change
     with torch's thread count, and our 48 kHz path runs each segment single-threaded."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module", params=["encodec_24khz", "encodec_48khz"])

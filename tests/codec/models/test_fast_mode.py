@@ -15,7 +15,7 @@ import torch
 
 from codec.api import load_model
 from codec.models.encodec import FAST_SEGMENT_BATCH, EncodecModel, exact_by_default
-from tests.oracles import reference_model
+from tests.oracles import reference_model, torch_threads
 
 REAL = Path(__file__).resolve().parents[2] / "data" / "real"
 CLIPS = sorted(REAL.glob("*.flac"))
@@ -25,10 +25,8 @@ MIN_SNR_DB = 60.0
 
 @pytest.fixture(autouse=True)
 def single_threaded_ops():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 def snr_db(reference: torch.Tensor, other: torch.Tensor) -> float:

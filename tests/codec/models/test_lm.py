@@ -16,7 +16,7 @@ from codec.modules.transformer import (
     exact_min_rows,
 )
 from codec.specs import get_spec
-from tests.oracles import import_reference_encodec
+from tests.oracles import import_reference_encodec, torch_threads
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,10 +25,8 @@ NAMES = ["encodec_24khz", "encodec_48khz"]
 
 @pytest.fixture
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def reference_lm_class():

@@ -9,16 +9,15 @@ import pytest
 import torch
 
 from codec.batch import decode_batch, encode_batch
+from tests.oracles import torch_threads
 
 HOP = 320
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 def _clips(channels: int, lengths: list[int], seed: int = 1) -> list[torch.Tensor]:

@@ -25,14 +25,13 @@ from codec.errors import Cancelled  # noqa: E402
 from codec.progress import CancelToken  # noqa: E402
 from codec.tokenize import TokenizeConfig, TokenizeError, encoded_of, tokenize  # noqa: E402
 from codec.tokenize.sources import SourceError  # noqa: E402
+from tests.oracles import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 def _write(path: Path, rate: int, channels: int, seconds: float, seed: int) -> Path:
